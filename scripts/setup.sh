@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the agent and its tests need on a fresh Debian machine:
+# the Debian packages (nats-server, GNU tar, procps) and the npm packages.
+# Idempotent: a second run changes nothing and takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+command -v tar >/dev/null 2>&1 || need_apt+=(tar)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v ps >/dev/null 2>&1 || need_apt+=(procps)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] \
+   || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+  echo "setup: installing npm packages" >&2
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+fi

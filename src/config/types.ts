@@ -1,0 +1,80 @@
+/**
+ * The validated, frozen configuration (SPEC §2). YAML keys are snake_case; here they are
+ * camelCase with their units in the name. Each module receives only its own slice.
+ */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface StackConfig {
+  readonly name: string;
+  readonly packagePath: string;
+}
+
+export interface ResourcesConfig {
+  readonly memoryMb: number;
+  readonly memoryOvercommitFactor: number;
+  readonly diskMb: number;
+  readonly diskOvercommitFactor: number;
+}
+
+export interface IntervalsConfig {
+  readonly heartbeatMs: number;
+  readonly advertiseMs: number;
+  readonly routerRegisterMs: number;
+}
+
+export interface InstanceConfig {
+  readonly memoryToCpuShareRatio: number;
+  readonly minCpuShareLimit: number;
+  readonly maxCpuShareLimit: number;
+  readonly diskInodeLimit: number;
+  readonly nprocLimit: number;
+  readonly stopGraceSecs: number;
+  /** Unprivileged user apps run as when the agent is root. */
+  readonly user: string;
+  readonly logMaxBytes: number;
+}
+
+export interface StatusConfig {
+  readonly host: string;
+  /** 0: an ephemeral port */
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+export interface BackendConfig {
+  readonly kind: 'process' | 'container' | 'auto';
+  readonly container: {
+    readonly cgroupRoot: string;
+    readonly lxcfsDir: string;
+    readonly diskLimit: 'monitor' | 'loop';
+  };
+}
+
+export interface AgentConfig {
+  readonly baseDir: string;
+  readonly index: number;
+  readonly localIp: string;
+  readonly natsServers: readonly string[];
+  readonly pidFilename: string;
+  readonly logging: { readonly level: LogLevel; readonly file: string | null };
+  readonly status: StatusConfig;
+  readonly intervals: IntervalsConfig;
+  readonly resources: ResourcesConfig;
+  readonly stacks: readonly StackConfig[];
+  readonly placementProperties: { readonly zone: string };
+  readonly crashLifetimeSecs: number;
+  readonly evacuationBailOutTimeSecs: number;
+  readonly defaultHealthCheckTimeoutSecs: number;
+  readonly instance: InstanceConfig;
+  readonly backend: BackendConfig;
+  readonly monitor: { readonly intervalMs: number; readonly maxUsageSamples: number };
+}
+
+/** Facts about the host that defaults depend on; injected so loading stays testable. */
+export interface HostFacts {
+  /** First non-internal IPv4 address, or 127.0.0.1. */
+  firstIpv4(): string;
+  userExists(name: string): boolean;
+  randomHex32(): string;
+}
