@@ -1,0 +1,1 @@
+export { ProcessBackend, type ProcessBackendOptions } from './process-backend.js';

@@ -1,0 +1,102 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sleep, type Clock } from '../../platform/clock.js';
+import type { BackendHandle, ExitInfo, InstanceProcess } from '../types.js';
+import { isSameProcess, processTree } from './proc-tree.js';
+
+const POLL_MS = 250;
+
+/** One instance under its supervising shell (see libexec/supervise.sh). */
+export class SupervisedProcess implements InstanceProcess {
+  private constructor(
+    readonly handle: BackendHandle,
+    readonly exited: Promise<ExitInfo>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** An instance this agent launched: the supervisor is our child. */
+  static ofChild(handle: BackendHandle, child: ChildProcess, clock: Clock): SupervisedProcess {
+    const runDir = String(handle.runDir);
+    const exited = new Promise<ExitInfo>((resolve) => {
+      child.once('exit', () => resolve(readExit(runDir)));
+    });
+    return new SupervisedProcess(handle, exited, clock);
+  }
+
+  /** An instance an earlier agent launched: watch its supervisor by polling. */
+  static adopt(handle: BackendHandle, clock: Clock): SupervisedProcess | null {
+    const runDir = String(handle.runDir);
+    if (!existsSync(runDir)) return null;
+    const pid = Number(handle.supervisorPid);
+    const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
+    const exited = (async () => {
+      while (isSameProcess(pid, start) && !existsSync(join(runDir, 'exit_status'))) await sleep(clock, POLL_MS);
+      return readExit(runDir);
+    })();
+    return new SupervisedProcess(handle, exited, clock);
+  }
+
+  async pids(): Promise<number[]> {
+    const app = this.appPid();
+    return app === null ? [] : processTree(app);
+  }
+
+  async stop(graceMs: number): Promise<ExitInfo> {
+    const app = await this.waitAppPid();
+    if (app !== null) {
+      signalGroup(app, 'SIGTERM');
+      const done = await Promise.race([this.exited.then(() => true), sleep(this.clock, graceMs).then(() => false)]);
+      if (!done) signalGroup(app, 'SIGKILL');
+    }
+    const info = await this.exited;
+    // Children the app left behind in its group go with it.
+    if (app !== null) signalGroup(app, 'SIGKILL');
+    return info;
+  }
+
+  async destroy(): Promise<void> {
+    const app = this.appPid();
+    if (app !== null) signalGroup(app, 'SIGKILL');
+    await rm(String(this.handle.runDir), { recursive: true, force: true });
+  }
+
+  private appPid(): number | null {
+    try {
+      const pid = Number(readFileSync(join(String(this.handle.runDir), 'app.pid'), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 1 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The supervisor writes app.pid right after forking; a stop may come sooner. */
+  private async waitAppPid(): Promise<number | null> {
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    for (let i = 0; i < 200 && !exited; i++) {
+      const pid = this.appPid();
+      if (pid !== null) return pid;
+      await sleep(this.clock, 10);
+    }
+    return this.appPid();
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+function readExit(runDir: string): ExitInfo {
+  try {
+    const status = Number(readFileSync(join(runDir, 'exit_status'), 'utf8').trim());
+    return { exitStatus: Number.isInteger(status) ? status : -1, event: null };
+  } catch {
+    return { exitStatus: -1, event: null };
+  }
+}

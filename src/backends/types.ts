@@ -1,0 +1,56 @@
+/**
+ * The backend port: how an instance's process is created, signalled, stopped and
+ * recovered. A backend reports exits and usage; it never changes instance state or
+ * publishes messages. One contract suite (test/contract) runs against every backend.
+ */
+
+export type StartMode = { readonly kind: 'v1' } | { readonly kind: 'v2'; readonly startCommand: string };
+
+export interface LaunchSpec {
+  readonly instanceId: string;
+  /** The unpacked instance directory. */
+  readonly dir: string;
+  readonly mode: StartMode;
+  /** The app's environment, in export order. */
+  readonly env: readonly (readonly [string, string])[];
+  readonly limits: {
+    readonly memMb: number;
+    readonly diskMb: number;
+    readonly fds: number;
+    readonly nproc: number;
+    readonly cpuShares: number;
+  };
+  /** Whom the app runs as; null keeps the agent's own user. */
+  readonly user: { readonly uid: number; readonly gid: number } | null;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+}
+
+export interface ExitInfo {
+  /** The process's exit status; 128+N for signal N; -1 when it cannot be known. */
+  readonly exitStatus: number;
+  /** A backend event that explains the exit (`out of memory`), if any. */
+  readonly event: string | null;
+}
+
+/** What a backend needs to find an instance again after the agent restarts (JSON-safe). */
+export type BackendHandle = Readonly<Record<string, string | number | null>>;
+
+export interface InstanceProcess {
+  readonly handle: BackendHandle;
+  /** Settles once, when the app's main process has ended. */
+  readonly exited: Promise<ExitInfo>;
+  /** The pids whose usage counts for the instance (main process and its descendants). */
+  pids(): Promise<number[]>;
+  /** TERM to every process of the instance, KILL after `graceMs`; resolves when all are gone. */
+  stop(graceMs: number): Promise<ExitInfo>;
+  /** Releases whatever the backend holds for the instance (idempotent). */
+  destroy(): Promise<void>;
+}
+
+export interface Backend {
+  readonly kind: 'process' | 'container' | 'fake';
+  launch(spec: LaunchSpec): Promise<InstanceProcess>;
+  /** Re-attaches to an instance launched by an earlier agent; null if it is gone. */
+  recover(handle: BackendHandle): Promise<InstanceProcess | null>;
+}

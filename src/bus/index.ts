@@ -1,0 +1,2 @@
+export * from './types.js';
+export { MemoryBus, subjectMatches } from './memory-bus.js';

@@ -1,0 +1,5 @@
+export * from './types.js';
+export * from './states.js';
+export * from './instance.js';
+export * from './registry.js';
+export * from './resources.js';

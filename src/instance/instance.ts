@@ -1,0 +1,73 @@
+import { canTransition, TransitionError } from './states.js';
+import type { InstanceState, InstanceView, StartSpec, UsageSample } from './types.js';
+
+export interface Transition {
+  readonly instance: Instance;
+  readonly from: InstanceState;
+  readonly to: InstanceState;
+}
+
+export type TransitionListener = (t: Transition) => void;
+
+export interface InstanceInit {
+  readonly instanceId: string;
+  readonly privateInstanceId: string;
+  readonly spec: StartSpec;
+  readonly nowMs: number;
+}
+
+/**
+ * An application instance: its identity, the start message it came from, and the
+ * state the transition table allows. Pure in-memory; no I/O, no timers. Only the
+ * lifecycle module (and snapshot restore) calls `transition`.
+ */
+export class Instance implements InstanceView {
+  readonly privateInstanceId: string;
+  readonly spec: StartSpec;
+  instanceId: string;
+  state: InstanceState = 'BORN';
+  stateTimestamp: number;
+  startingTimestamp: number | null = null;
+  uris: readonly string[];
+  version: string | null;
+  hostPort: number | null = null;
+  exitStatus = -1;
+  exitDescription = '';
+  crashTimestamp: number | null = null;
+  usage: UsageSample | null = null;
+  readonly samples: UsageSample[] = [];
+  private readonly listeners: TransitionListener[];
+
+  constructor(init: InstanceInit, listeners: TransitionListener[] = []) {
+    this.instanceId = init.instanceId;
+    this.privateInstanceId = init.privateInstanceId;
+    this.spec = init.spec;
+    this.stateTimestamp = init.nowMs;
+    this.uris = init.spec.uris;
+    this.version = init.spec.applicationVersion;
+    this.listeners = listeners;
+  }
+
+  /** Moves to `to` if the table allows it, stamps the time, then tells the listeners. */
+  transition(to: InstanceState, nowMs: number): void {
+    const from = this.state;
+    if (!canTransition(from, to)) throw new TransitionError(from, to);
+    this.state = to;
+    this.stateTimestamp = nowMs;
+    if (to === 'STARTING') this.startingTimestamp = nowMs;
+    if (to === 'CRASHED') this.crashTimestamp = nowMs;
+    for (const listener of this.listeners) listener({ instance: this, from, to });
+  }
+
+  /** Records how the process ended; kept as data so every report can carry it. */
+  recordExit(exitStatus: number, exitDescription: string): void {
+    this.exitStatus = exitStatus;
+    this.exitDescription = exitDescription;
+  }
+
+  recordUsage(sample: UsageSample, maxSamples: number): void {
+    this.usage = sample;
+    this.samples.push(sample);
+    if (this.samples.length > maxSamples) this.samples.splice(0, this.samples.length - maxSamples);
+  }
+}

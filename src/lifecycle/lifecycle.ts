@@ -1,0 +1,147 @@
+import { rename, rm } from 'node:fs/promises';
+import type { ExitInfo, InstanceProcess } from '../backends/types.js';
+import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../errors.js';
+import type { Instance } from '../instance/instance.js';
+import { STOPPABLE } from '../instance/states.js';
+import { waitHealthy } from './health-check.js';
+import type { LifecycleDeps } from './ports.js';
+import { checkStack, prepare, type Prepared } from './prepare.js';
+
+const STATE_FILE_TIMEOUT_MS = 300_000;
+
+interface Run {
+  readonly abort: AbortController;
+  proc: InstanceProcess | null;
+  started: Promise<void>;
+  stopping: Promise<void> | null;
+}
+
+/**
+ * Runs instances through their lives: start (prepare, launch, health check), crash and
+ * stop. The only caller of instance transitions besides snapshot restore. Knows nothing
+ * of NATS: what a transition means to peers is wired elsewhere.
+ */
+export class InstanceLifecycle {
+  private readonly runs = new Map<Instance, Run>();
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  /** BORN → STARTING → RUNNING, or CRASHED with the reason as data on the instance. */
+  start(inst: Instance): Promise<void> {
+    const run: Run = { abort: new AbortController(), proc: null, started: Promise.resolve(), stopping: null };
+    this.runs.set(inst, run);
+    inst.transition('STARTING', this.deps.clock.now());
+    run.started = this.runStart(inst, run).catch((err: unknown) => this.startFailed(inst, err));
+    return run.started;
+  }
+
+  /** Born without resources: straight to CRASHED with dea_ng's message. */
+  refuse(inst: Instance, description: string): void {
+    inst.recordExit(-1, description);
+    inst.transition('CRASHED', this.deps.clock.now());
+  }
+
+  process(inst: Instance): InstanceProcess | null {
+    return this.runs.get(inst)?.proc ?? null;
+  }
+
+  /** dea.stop: STOPPING → process stopped → STOPPED, directory removed. */
+  stop(inst: Instance): Promise<void> {
+    if (!STOPPABLE.has(inst.state)) return Promise.resolve();
+    const run = this.runs.get(inst);
+    if (run?.stopping) return run.stopping;
+    if (inst.state === 'BORN' || !run) {
+      inst.transition('STOPPED', this.deps.clock.now());
+      return this.cleanup(inst, true);
+    }
+    inst.transition('STOPPING', this.deps.clock.now());
+    run.stopping = this.runStop(inst, run);
+    return run.stopping;
+  }
+
+  private async runStart(inst: Instance, run: Run): Promise<void> {
+    const log = this.deps.logger.child({ instance_id: inst.instanceId, app_id: inst.spec.applicationId });
+    checkStack(this.deps, inst);
+    const prepared = await prepare(this.deps, inst, run.abort.signal);
+    run.abort.signal.throwIfAborted();
+    const proc = await this.deps.backend.launch(prepared.launch);
+    run.proc = proc;
+    log.info({ event: 'instance.launched', port: inst.hostPort }, 'instance launched');
+    void proc.exited.then((info) => this.exited(inst, info));
+    const healthy = await waitHealthy(this.healthSpec(inst, prepared), this.deps.clock, this.deps.probe, run.abort.signal);
+    if (inst.state !== 'STARTING') return;
+    if (!healthy) {
+      throw new AgentError(ErrorCodes.HEALTH_CHECK_FAILED, 'health check timed out', {
+        exitDescription: ExitDescriptions.healthCheckTimeout,
+      });
+    }
+    inst.transition('RUNNING', this.deps.clock.now());
+  }
+
+  private healthSpec(inst: Instance, prepared: Prepared) {
+    const { info, launch } = prepared;
+    const secs = inst.spec.healthCheckTimeoutSecs ?? this.deps.config.defaultHealthCheckTimeoutSecs;
+    return {
+      host: this.deps.config.localIp,
+      port: inst.hostPort ?? 0,
+      stateFile: info.stateFile ? { dir: launch.dir, path: info.stateFile } : null,
+      checkPort: inst.uris.length > 0,
+      timeoutMs: info.stateFile ? STATE_FILE_TIMEOUT_MS : secs * 1000,
+    };
+  }
+
+  private async startFailed(inst: Instance, err: unknown): Promise<void> {
+    // A stop or a crash got there first; they own the instance now.
+    if (inst.state !== 'STARTING') return;
+    this.deps.logger.warn(
+      { event: 'instance.start.failed', instance_id: inst.instanceId, code: (err as AgentError).code, err: String(err) },
+      'instance failed to start',
+    );
+    inst.recordExit(-1, exitDescriptionOf(err));
+    await this.crash(inst);
+  }
+
+  /** The app's main process ended by itself. */
+  private async exited(inst: Instance, info: ExitInfo): Promise<void> {
+    if (inst.state !== 'STARTING' && inst.state !== 'RUNNING' && inst.state !== 'EVACUATING') return;
+    inst.recordExit(info.exitStatus, info.event ?? ExitDescriptions.appExited);
+    this.runs.get(inst)?.abort.abort(new Error('process exited'));
+    await this.crash(inst);
+  }
+
+  /** Enters CRASHED and clears up; the record and its directory stay for the reaper. */
+  async crash(inst: Instance, description?: string): Promise<void> {
+    if (description !== undefined) inst.recordExit(inst.exitStatus, description);
+    inst.transition('CRASHED', this.deps.clock.now());
+    const run = this.runs.get(inst);
+    run?.abort.abort(new Error('crashed'));
+    if (run?.proc) {
+      await run.proc.stop(0);
+      await run.proc.destroy();
+    }
+    await this.cleanup(inst, false);
+  }
+
+  private async runStop(inst: Instance, run: Run): Promise<void> {
+    run.abort.abort(new Error('stopping'));
+    await run.started;
+    if (run.proc) {
+      await run.proc.stop(this.deps.config.instance.stopGraceSecs * 1000);
+      await run.proc.destroy();
+    }
+    inst.transition('STOPPED', this.deps.clock.now());
+    await this.cleanup(inst, true);
+  }
+
+  /** Frees the port; a stopped instance's directory goes, a crashed one's is kept aside. */
+  private async cleanup(inst: Instance, removeDir: boolean): Promise<void> {
+    this.runs.delete(inst);
+    this.deps.ports.release(inst.hostPort);
+    const dir = this.deps.layout.instanceDir(inst.instanceId);
+    if (removeDir) {
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    await rename(dir, this.deps.layout.crashDir(inst.instanceId)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,84 @@
+import { chown, lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LaunchSpec, StartMode } from '../backends/types.js';
+import { AgentError, ErrorCodes, ExitDescriptions } from '../errors.js';
+import type { Instance } from '../instance/instance.js';
+import { readDropletInfo, type DropletInfo } from '../staging/droplet-info.js';
+import { buildEnvironment } from '../staging/env.js';
+import type { LifecycleDeps } from './ports.js';
+
+export interface Prepared {
+  readonly launch: LaunchSpec;
+  readonly info: DropletInfo;
+}
+
+/** Fails fast, before any download, when the app asks for a stack this agent lacks. */
+export function checkStack(deps: LifecycleDeps, inst: Instance): void {
+  const stack = inst.spec.stack;
+  if (stack === null || deps.config.stacks.some((s) => s.name === stack)) return;
+  throw new AgentError(ErrorCodes.STACK_UNKNOWN, `stack ${JSON.stringify(stack.slice(0, 64))} is not offered here`);
+}
+
+/** Download, unpack and describe the instance's process (SPEC §4 steps 3–6). */
+export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
+  const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
+  const dir = deps.layout.instanceDir(inst.instanceId);
+  await makeOwnedDir(deps, dir);
+  const user = deps.appUser ?? undefined;
+  await deps.unpack(droplet.path, dir, { uid: user?.uid, gid: user?.gid, signal });
+  const info = await readDropletInfo(dir);
+  const mode = startMode(inst, info);
+  await makeOwnedDir(deps, join(dir, 'logs'));
+  await makeOwnedDir(deps, join(dir, 'tmp'));
+  signal.throwIfAborted();
+  const port = await deps.ports.allocate();
+  inst.hostPort = port;
+  const env = buildEnvironment({
+    instance: inst,
+    dir,
+    home: info.hasAppDir ? join(dir, 'app') : dir,
+    port,
+    localIp: deps.config.localIp,
+    startedAtMs: inst.startingTimestamp ?? deps.clock.now(),
+  });
+  const cfg = deps.config.instance;
+  return {
+    info,
+    launch: {
+      instanceId: inst.instanceId,
+      dir,
+      mode,
+      env,
+      limits: { ...inst.spec.limits, nproc: cfg.nprocLimit, cpuShares: cpuShares(inst.spec.limits.memMb, cfg) },
+      user: deps.appUser,
+      stdoutPath: join(dir, 'logs', 'stdout.log'),
+      stderrPath: join(dir, 'logs', 'stderr.log'),
+    },
+  };
+}
+
+/** The message's command, else the staged one, else the v1 `startup` script. */
+export function startMode(inst: Instance, info: DropletInfo): StartMode {
+  const command = inst.spec.startCommand ?? info.stagedStartCommand;
+  if (command !== null) return { kind: 'v2', startCommand: command };
+  if (info.hasStartup) return { kind: 'v1' };
+  throw new AgentError(ErrorCodes.START_COMMAND_MISSING, 'droplet has no start command', {
+    exitDescription: ExitDescriptions.missingStartCommand,
+  });
+}
+
+/** CPU shares follow memory (protocol §5.4): mem / ratio, clamped. */
+export function cpuShares(memMb: number, cfg: LifecycleDeps['config']['instance']): number {
+  const shares = Math.floor(memMb / cfg.memoryToCpuShareRatio);
+  return Math.min(cfg.maxCpuShareLimit, Math.max(cfg.minCpuShareLimit, shares));
+}
+
+/** A directory the app owns. An existing entry must be a real directory, not a link. */
+async function makeOwnedDir(deps: LifecycleDeps, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: false, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  const st = await lstat(dir);
+  if (!st.isDirectory()) throw new AgentError(ErrorCodes.DROPLET_UNSAFE, `${dir} is not a directory`);
+  if (deps.appUser) await chown(dir, deps.appUser.uid, deps.appUser.gid);
+}
