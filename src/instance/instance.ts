@@ -24,7 +24,10 @@ export interface InstanceInit {
 export class Instance implements InstanceView {
   readonly privateInstanceId: string;
   readonly spec: StartSpec;
+  /** The public id; dea.update may replace it (protocol §3.3). */
   instanceId: string;
+  /** The id the instance was born with: names its directories for its whole life. */
+  readonly localId: string;
   state: InstanceState = 'BORN';
   stateTimestamp: number;
   startingTimestamp: number | null = null;
@@ -40,6 +43,7 @@ export class Instance implements InstanceView {
 
   constructor(init: InstanceInit, listeners: TransitionListener[] = []) {
     this.instanceId = init.instanceId;
+    this.localId = init.instanceId;
     this.privateInstanceId = init.privateInstanceId;
     this.spec = init.spec;
     this.stateTimestamp = init.nowMs;

@@ -137,11 +137,11 @@ export class InstanceLifecycle {
   private async cleanup(inst: Instance, removeDir: boolean): Promise<void> {
     this.runs.delete(inst);
     this.deps.ports.release(inst.hostPort);
-    const dir = this.deps.layout.instanceDir(inst.instanceId);
+    const dir = this.deps.layout.instanceDir(inst.localId);
     if (removeDir) {
       await rm(dir, { recursive: true, force: true });
       return;
     }
-    await rename(dir, this.deps.layout.crashDir(inst.instanceId)).catch(() => undefined);
+    await rename(dir, this.deps.layout.crashDir(inst.localId)).catch(() => undefined);
   }
 }

@@ -22,7 +22,7 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
 /** Download, unpack and describe the instance's process (SPEC §4 steps 3–6). */
 export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
-  const dir = deps.layout.instanceDir(inst.instanceId);
+  const dir = deps.layout.instanceDir(inst.localId);
   await makeOwnedDir(deps, dir);
   const user = deps.appUser ?? undefined;
   await deps.unpack(droplet.path, dir, { uid: user?.uid, gid: user?.gid, signal });
@@ -45,7 +45,7 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   return {
     info,
     launch: {
-      instanceId: inst.instanceId,
+      instanceId: inst.localId,
       dir,
       mode,
       env,

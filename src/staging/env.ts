@@ -1,5 +1,5 @@
 import type { InstanceView, ServiceBinding } from '../instance/types.js';
-import { rubyTimeString } from '../platform/time.js';
+import { rubyTime } from '../protocol/index.js';
 
 export interface EnvContext {
   readonly instance: InstanceView;
@@ -46,7 +46,7 @@ export function buildEnvironment(ctx: EnvContext): Pairs {
 function vcapApplication(ctx: EnvContext): Record<string, unknown> {
   const { spec } = ctx.instance;
   const seconds = Math.floor(ctx.startedAtMs / 1000);
-  const started = rubyTimeString(ctx.startedAtMs);
+  const started = rubyTime(ctx.startedAtMs);
   return {
     // What a v1-era controller did not send is filled from the start message itself.
     limits: { mem: spec.limits.memMb, disk: spec.limits.diskMb, fds: spec.limits.fds },

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const ID = /^[0-9a-f]{32}$/;
@@ -26,6 +26,11 @@ export class Layout {
   }
 
   async ensure(): Promise<void> {
+    await mkdir(this.baseDir, { recursive: true, mode: 0o755 });
+    // Apps run as an unprivileged user and must be able to reach their own directory
+    // under instances/: base_dir needs the search (x) bit for others, nothing more.
+    const mode = (await stat(this.baseDir)).mode & 0o7777;
+    if ((mode & 0o001) === 0) await chmod(this.baseDir, mode | 0o111);
     for (const dir of [this.db, this.droplets, this.instances, this.crashes, this.tmp, this.supervise]) {
       await mkdir(dir, { recursive: true, mode: 0o755 });
     }

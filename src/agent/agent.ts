@@ -1,0 +1,161 @@
+import type { Bus, BusMessage, Subscription } from '../bus/types.js';
+import type { AgentConfig } from '../config/types.js';
+import { MessageError } from '../errors.js';
+import { InstanceRegistry } from '../instance/registry.js';
+import { STOPPABLE } from '../instance/states.js';
+import { InstanceLifecycle } from '../lifecycle/lifecycle.js';
+import type { LifecycleDeps } from '../lifecycle/ports.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import type { IdGenerator } from '../platform/ids.js';
+import type { Logger } from '../platform/logger.js';
+import * as P from '../protocol/index.js';
+import { RouterClient } from '../router/router-client.js';
+import type { Layout } from '../staging/layout.js';
+import type { AgentContext } from './context.js';
+import { reapCrashes } from './crash-reaper.js';
+import * as H from './handlers.js';
+import { Reporter } from './reporter.js';
+import { transitionEffects } from './wiring.js';
+
+export interface AgentDeps {
+  readonly id: string;
+  readonly config: AgentConfig;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly logger: Logger;
+  readonly layout: Layout;
+  readonly lifecycle: Omit<LifecycleDeps, 'config' | 'clock' | 'logger' | 'layout'>;
+  /** Removes cached droplets no instance uses. */
+  readonly reapDroplets: (inUse: ReadonlySet<string>) => Promise<unknown>;
+}
+
+const CRASH_REAP_MS = 10_000;
+const DROPLET_REAP_MS = 60_000;
+
+/**
+ * The agent: routes bus messages to use cases and keeps the periodic reports going.
+ * It does not spawn processes, touch instance files or set instance state itself.
+ */
+export class Agent {
+  readonly registry = new InstanceRegistry();
+  readonly ctx: AgentContext;
+  private readonly subs: Subscription[] = [];
+  private readonly timers: TimerHandle[] = [];
+  private stopping: Promise<void> | null = null;
+  private componentInfo: P.ComponentInfo | null = null;
+
+  constructor(private readonly deps: AgentDeps) {
+    const { config, bus, clock, logger } = deps;
+    const reporter = new Reporter(bus, this.registry, {
+      id: deps.id,
+      ip: config.localIp,
+      stacks: config.stacks,
+      zone: config.placementProperties.zone,
+      resources: config.resources,
+    }, clock);
+    const router = new RouterClient(bus, { deaId: deps.id, host: config.localIp, index: config.index }, logger);
+    const lifecycle = new InstanceLifecycle({ ...deps.lifecycle, config, clock, logger, layout: deps.layout });
+    const onTransition = transitionEffects({
+      reporter,
+      router,
+      logger,
+      forget: (t) => this.registry.remove(t.instance),
+    });
+    this.ctx = {
+      id: deps.id, config, bus, clock, ids: deps.ids, logger, registry: this.registry, lifecycle, router, reporter, onTransition,
+      shuttingDown: () => this.stopping !== null,
+      component: () => this.componentInfo,
+    };
+  }
+
+  /** Subscribes, says hello and starts the timers (protocol §2.3, v2-classic order). */
+  start(): void {
+    const { ctx } = this;
+    this.on(P.Subjects.start(ctx.id), (m) => H.handleStart(ctx, m));
+    this.on(P.DEA_STOP, (m) => H.handleStop(ctx, m));
+    this.on(P.DEA_UPDATE, (m) => H.handleUpdate(ctx, m));
+    this.on(P.DEA_FIND_DROPLET, (m) => H.handleFind(ctx, m));
+    this.on(P.DEA_STATUS, (m) => H.handleStatus(ctx, m));
+    this.on(P.DEA_LOCATE, () => ctx.reporter.advertise());
+    this.on(P.ROUTER_START, () => ctx.router.registerAll(this.registry));
+    this.on(P.HEALTHMANAGER_START, () => ctx.reporter.heartbeat());
+    this.on(P.COMPONENT_DISCOVER, (m) => H.handleDiscover(ctx, m));
+    const { intervals, crashLifetimeSecs } = ctx.config;
+    this.every(intervals.heartbeatMs, () => ctx.reporter.heartbeat());
+    this.every(intervals.advertiseMs, () => ctx.reporter.advertise());
+    this.every(intervals.routerRegisterMs, () => ctx.router.registerAll(this.registry));
+    this.every(CRASH_REAP_MS, () =>
+      reapCrashes(this.registry, this.deps.layout, ctx.clock.now(), crashLifetimeSecs * 1000, ctx.logger),
+    );
+    this.every(DROPLET_REAP_MS, () => this.deps.reapDroplets(this.dropletsInUse()));
+    ctx.router.registerAll(this.registry);
+    ctx.reporter.hello();
+    ctx.reporter.advertise();
+    ctx.reporter.heartbeat();
+    ctx.logger.info({ event: 'agent.started', id: ctx.id }, 'agent started');
+  }
+
+  /** The status server is up: announce it (vcap-common §10). */
+  announce(info: P.ComponentInfo): void {
+    this.componentInfo = info;
+    this.ctx.bus.publish(P.COMPONENT_ANNOUNCE, P.componentAnnounce(info));
+  }
+
+  /** USR1: leave placement but keep running. */
+  leavePlacement(): void {
+    this.ctx.reporter.stopAdvertising();
+    this.ctx.reporter.goodbye();
+  }
+
+  /** Graceful shutdown (protocol §11.3): goodbye, unsubscribe, stop every instance. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.runShutdown();
+    return this.stopping;
+  }
+
+  private async runShutdown(): Promise<void> {
+    const { ctx } = this;
+    ctx.logger.info({ event: 'agent.shutdown.started' }, 'shutting down');
+    this.leavePlacement();
+    for (const t of this.timers.splice(0)) t.cancel();
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+    await Promise.all(this.registry.inStates(STOPPABLE).map((i) => ctx.lifecycle.stop(i)));
+    await ctx.bus.flush().catch(() => undefined);
+    ctx.logger.info({ event: 'agent.shutdown.finished' }, 'shutdown finished');
+  }
+
+  private dropletsInUse(): Set<string> {
+    const inUse = new Set<string>();
+    for (const i of this.registry.all()) if (i.spec.dropletSha1) inUse.add(i.spec.dropletSha1);
+    return inUse;
+  }
+
+  /** A bad message or a failing handler is logged and dropped; the agent serves on. */
+  private on(subject: string, handler: (m: BusMessage) => void | Promise<void>): void {
+    const log = this.ctx.logger;
+    this.subs.push(
+      this.ctx.bus.subscribe(subject, async (msg) => {
+        try {
+          await handler(msg);
+        } catch (err) {
+          if (err instanceof MessageError) {
+            log.warn({ event: 'bus.message.invalid', subject: msg.subject, problems: err.problems }, err.message);
+          } else {
+            log.error({ event: 'bus.handler.failed', subject: msg.subject, err: String(err) }, 'handler failed');
+          }
+        }
+      }),
+    );
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    this.timers.push(
+      this.ctx.clock.every(ms, () => {
+        Promise.resolve()
+          .then(fn)
+          .catch((err: unknown) => this.ctx.logger.error({ event: 'agent.timer.failed', err: String(err) }, 'timer failed'));
+      }),
+    );
+  }
+}

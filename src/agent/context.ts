@@ -1,0 +1,29 @@
+import type { Bus } from '../bus/types.js';
+import type { AgentConfig } from '../config/types.js';
+import type { Transition } from '../instance/instance.js';
+import type { InstanceRegistry } from '../instance/registry.js';
+import type { InstanceLifecycle } from '../lifecycle/lifecycle.js';
+import type { Clock } from '../platform/clock.js';
+import type { IdGenerator } from '../platform/ids.js';
+import type { Logger } from '../platform/logger.js';
+import type { ComponentInfo } from '../protocol/index.js';
+import type { RouterClient } from '../router/router-client.js';
+import type { Reporter } from './reporter.js';
+
+/** What the message handlers may use. */
+export interface AgentContext {
+  readonly id: string;
+  readonly config: AgentConfig;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly logger: Logger;
+  readonly registry: InstanceRegistry;
+  readonly lifecycle: InstanceLifecycle;
+  readonly router: RouterClient;
+  readonly reporter: Reporter;
+  readonly onTransition: (t: Transition) => void;
+  shuttingDown(): boolean;
+  /** The status server's discovery document, once it listens. */
+  component(): ComponentInfo | null;
+}

@@ -1,0 +1,119 @@
+/**
+ * Composition root: load config, build the adapters, wire the agent, start and stop
+ * in order. The only file that constructs concrete adapters; no business logic here.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent } from './agent/agent.js';
+import { ProcessBackend } from './backends/process/index.js';
+import { connectNatsBus } from './bus/nats-bus.js';
+import { checkConfigFile, loadConfig, type AgentConfig } from './config/index.js';
+import { systemClock } from './platform/clock.js';
+import { agentId, randomIds } from './platform/ids.js';
+import { createLogger, type Logger } from './platform/logger.js';
+import { PortAllocator, tcpProbe } from './platform/net.js';
+import { claimPidFile } from './platform/pid-file.js';
+import { lookupUser } from './platform/users.js';
+import { DropletCache, unpackDroplet } from './staging/index.js';
+import { Layout } from './staging/layout.js';
+import { startStatusServer } from './status/server.js';
+import { buildVarz } from './status/varz.js';
+
+const LIBEXEC = join(dirname(fileURLToPath(import.meta.url)), '..', 'libexec');
+/** However stuck an instance, the agent exits (dea_ng#178). */
+const SHUTDOWN_DEADLINE_MS = 60_000;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, 'check-config': { type: 'string' } },
+  });
+  if (values['check-config']) return checkConfig(values['check-config']);
+  if (!values.config) {
+    process.stderr.write('usage: dea --config FILE | dea --check-config FILE\n');
+    return 2;
+  }
+  const config = loadConfig(values.config);
+  const logger = createLogger({ level: config.logging.level, file: config.logging.file });
+  try {
+    return await run(config, logger);
+  } catch (err) {
+    logger.fatal({ event: 'agent.failed', err: String(err) }, 'agent failed');
+    logger.flush();
+    return 1;
+  }
+}
+
+function checkConfig(path: string): number {
+  const result = checkConfigFile(path);
+  if (result.ok) {
+    process.stdout.write(`${path}: valid\n`);
+    return 0;
+  }
+  for (const p of result.problems) process.stdout.write(`${p}\n`);
+  return 1;
+}
+
+async function run(config: AgentConfig, logger: Logger): Promise<number> {
+  const layout = new Layout(config.baseDir);
+  await layout.ensure();
+  const releasePid = claimPidFile(config.pidFilename);
+  const id = agentId(config.index, randomIds);
+  const clock = systemClock;
+  const droplets = new DropletCache({ dropletsDir: layout.droplets, tmpDir: layout.tmp, logger });
+  await droplets.init();
+  const bus = await connectNatsBus(config.natsServers, logger, `dea-${config.index}`);
+  const backend = chooseBackend(config, layout, logger);
+  const agent = new Agent({
+    id, config, bus, clock, ids: randomIds, logger, layout,
+    lifecycle: {
+      droplets, unpack: unpackDroplet, backend, ports: new PortAllocator(), probe: tcpProbe,
+      appUser: process.getuid?.() === 0 ? lookupUser(config.instance.user) : null,
+    },
+    reapDroplets: (inUse) => droplets.reap(inUse),
+  });
+  const startMs = clock.now();
+  const status = await startStatusServer(config.status, {
+    varz: () => buildVarz(agent, { id, config, startMs, nowMs: clock.now(), backend: backend.kind }),
+  });
+  agent.start();
+  agent.announce({
+    type: 'DEA', index: config.index, uuid: id, host: `${config.localIp}:${status.port}`,
+    credentials: [config.status.user, config.status.password], startMs,
+  });
+  logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
+  await untilSignalled(agent, logger);
+  await status.close();
+  await bus.close().catch(() => undefined);
+  releasePid();
+  logger.info({ event: 'agent.exited' }, 'agent exited');
+  logger.flush();
+  return 0;
+}
+
+function chooseBackend(config: AgentConfig, layout: Layout, logger: Logger) {
+  // The container backend arrives in a later issue; until then `auto` means process.
+  if (config.backend.kind === 'container') logger.warn({ event: 'backend.unavailable', kind: 'container' }, 'container backend not built yet: using process');
+  logger.info({ event: 'backend.chosen', kind: 'process' }, 'backend: process');
+  return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
+}
+
+/** TERM/INT/QUIT: one graceful shutdown, with a hard deadline; USR1: leave placement. */
+function untilSignalled(agent: Agent, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ event: 'agent.signal', signal }, `received ${signal}`);
+      const deadline = setTimeout(() => {
+        logger.error({ event: 'agent.shutdown.deadline' }, 'shutdown deadline passed: exiting');
+        resolve();
+      }, SHUTDOWN_DEADLINE_MS);
+      void agent.shutdown().finally(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    };
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => shutdown(sig));
+    process.on('SIGUSR1', () => agent.leavePlacement());
+  });
+}
