@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentSuite, type AgentSuite } from '../support/agent-suite.js';
+import { eventually } from '../support/eventually.js';
+
+let s: AgentSuite;
+
+beforeAll(async () => {
+  s = await agentSuite({ crash_lifetime_secs: 600 });
+});
+afterAll(async () => s?.close());
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('instances that end by themselves', () => {
+  it('an app that crashes on start is CRASHED with its exit status, and its stderr is kept', async () => {
+    const exits = s.bus.record('droplet.exited');
+    await exits.ready();
+    await s.start('crash-on-start', 'crasher');
+    const ex = await exits.waitFor((m) => m.data.droplet === 'crasher', 15_000);
+    expect(ex.data).toMatchObject({ reason: 'CRASHED', exit_status: 3, exit_description: 'app instance exited', index: 0, version: 'v1' });
+    expect(Number.isInteger(ex.data.crash_timestamp)).toBe(true);
+    const stderr = await eventually(() => {
+      try {
+        return readFileSync(join(s.agent.baseDir, 'crashes', ex.data.instance, 'logs', 'stderr.log'), 'utf8');
+      } catch {
+        return false;
+      }
+    });
+    expect(stderr).toContain('crashing');
+    await expect(exits.expectNone((m) => m.data.droplet === 'crasher' && m !== ex, 500)).resolves.toBeUndefined();
+  });
+
+  it('an app that exits while RUNNING is unregistered and reported CRASHED', async () => {
+    const reg = s.bus.record('router.register');
+    const unreg = s.bus.record('router.unregister');
+    const exits = s.bus.record('droplet.exited');
+    await Promise.all([reg.ready(), unreg.ready(), exits.ready()]);
+    await s.start('exits-after-delay', 'quitter', { env: ['EXIT_AFTER_MS=800'] });
+    const r = await reg.waitFor((m) => m.data.app === 'quitter', 15_000);
+    const ex = await exits.waitFor((m) => m.data.droplet === 'quitter', 10_000);
+    expect(ex.data).toMatchObject({ reason: 'CRASHED', exit_status: 7, exit_description: 'app instance exited' });
+    const u = await unreg.waitFor((m) => m.data.app === 'quitter');
+    expect(u.data.port).toBe(r.data.port);
+    const [found] = await s.bus.request('dea.find.droplet', { droplet: 'quitter' }, { expect: 1 });
+    expect(found.state).toBe('CRASHED');
+  });
+
+  it('an app that never listens fails its health check with dea_ng description', async () => {
+    const exits = s.bus.record('droplet.exited');
+    await exits.ready();
+    await s.start('never-listens', 'deaf', { health_check_timeout: 1 });
+    const ex = await exits.waitFor((m) => m.data.droplet === 'deaf', 15_000);
+    expect(ex.data).toMatchObject({ reason: 'CRASHED', exit_description: 'failed to accept connections within health check timeout' });
+  });
+});
+
+describe('health checks', () => {
+  it('waits for a slow app to listen', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.start('slow-to-listen', 'slowpoke', { env: ['LISTEN_DELAY_MS=1200'] });
+    const r = await reg.waitFor((m) => m.data.app === 'slowpoke', 15_000);
+    expect((await fetch(`http://127.0.0.1:${r.data.port}/`)).status).toBe(200);
+  });
+
+  it('a worker without URIs is RUNNING at once and registered with no URIs', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.start('worker-no-uris', 'worker', { uris: [] });
+    const r = await reg.waitFor((m) => m.data.app === 'worker', 15_000);
+    expect(r.data.uris).toEqual([]);
+  });
+
+  it('honours the state_file of droplet.yaml', async () => {
+    const hb = s.bus.record('dea.heartbeat');
+    await hb.ready();
+    await s.start('state-file', 'stateful');
+    const m = await hb.waitFor((x) => x.data.droplets.some((d: { droplet: string; state: string }) => d.droplet === 'stateful' && d.state === 'RUNNING'), 15_000);
+    expect(m.data.dea).toBe(s.agent.id);
+  });
+});
+
+describe('the v2 droplet layout and the environment', () => {
+  it('runs the staged start command in app/ after .profile.d, as the unprivileged user, with literal values', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    const tricky = '$HOME;echo pwned `id` "quoted"';
+    await s.start('serves-http-v2', 'v2app', { env: ['FOO=bar', `TRICKY=${tricky}`, 'CF_INSTANCE_IP=10.9.9.9'], limits: { mem: 64, disk: 128, fds: 300 } });
+    const r = await reg.waitFor((m) => m.data.app === 'v2app', 15_000);
+    const env = (await (await fetch(`http://127.0.0.1:${r.data.port}/env`)).json()) as Record<string, string>;
+    const root = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { uid: number; cwd: string };
+    expect(env.TRICKY).toBe(tricky);
+    expect(env.FOO).toBe('bar');
+    expect(env.PROFILE_D_RAN).toBe('yes');
+    expect(env.MEMORY_LIMIT).toBe('64m');
+    expect(env.CF_INSTANCE_ADDR).toBe(`127.0.0.1:${r.data.port}`);
+    expect(env.DEA_START_COMMAND).toBeUndefined();
+    const va = JSON.parse(env.VCAP_APPLICATION ?? '{}') as Record<string, unknown>;
+    expect(va).toMatchObject({ application_id: 'v2app', instance_index: 0, port: r.data.port, name: 'web', limits: { mem: 64 } });
+    expect(JSON.parse(env.VCAP_SERVICES ?? 'null')).toEqual({});
+    expect(root.uid).toBe(65534);
+    expect(root.cwd.endsWith('/app')).toBe(true);
+    // The message's variables come last and win, as user variables do in dea_ng.
+    expect(env.CF_INSTANCE_IP).toBe('10.9.9.9');
+  });
+});
+
+describe('stopping', () => {
+  it('kills an app that ignores TERM after the grace period', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.start('ignores-sigterm', 'stubborn');
+    const r = await reg.waitFor((m) => m.data.app === 'stubborn', 15_000);
+    const { pid } = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number };
+    s.bus.publish('dea.stop', { droplet: 'stubborn' });
+    await s.agent.waitForLog((l) => l.event === 'instance.stopped' && l.app_id === 'stubborn', 10_000);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('a stop reaches every process of the instance', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.start('forks-children', 'forker');
+    const r = await reg.waitFor((m) => m.data.app === 'forker', 15_000);
+    const body = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number; children: number[] };
+    expect(body.children.length).toBe(2);
+    s.bus.publish('dea.stop', { droplet: 'forker' });
+    await eventually(() => [body.pid, ...body.children].every((p) => !alive(p)), 10_000, 'all processes gone');
+  });
+
+  it('only stops what the filters name', async () => {
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.start('serves-http', 'multi', { index: 0 });
+    await s.start('serves-http', 'multi', { index: 1 });
+    await reg.waitForCount(2, (m) => m.data.app === 'multi', 15_000);
+    s.bus.publish('dea.stop', { droplet: 'multi', indices: [1] });
+    await s.agent.waitForLog((l) => l.event === 'instance.stopped' && l.app_id === 'multi');
+    const left = await s.bus.request('dea.find.droplet', { droplet: 'multi' }, { timeoutMs: 500 });
+    expect(left.map((f: { index: number; state: string }) => [f.index, f.state])).toEqual([[0, 'RUNNING']]);
+  });
+});
+
+describe('dea.update', () => {
+  it('registers added URIs, unregisters removed ones, and re-keys on a new version', async () => {
+    const reg = s.bus.record('router.register');
+    const unreg = s.bus.record('router.unregister');
+    await Promise.all([reg.ready(), unreg.ready()]);
+    await s.start('serves-http', 'upd', { uris: ['a.example.com', 'b.example.com'] });
+    await reg.waitFor((m) => m.data.app === 'upd', 15_000);
+    const [before] = await s.bus.request('dea.find.droplet', { droplet: 'upd' }, { expect: 1 });
+    reg.clear();
+    s.bus.publish('dea.update', { droplet: 'upd', uris: ['b.example.com', 'c.example.com'], version: 'v2' });
+    const added = await reg.waitFor((m) => m.data.app === 'upd');
+    const removed = await unreg.waitFor((m) => m.data.app === 'upd');
+    expect(added.data.uris).toEqual(['c.example.com']);
+    expect(removed.data.uris).toEqual(['a.example.com']);
+    const [after] = await s.bus.request('dea.find.droplet', { droplet: 'upd' }, { expect: 1 });
+    expect(after.version).toBe('v2');
+    expect(after.instance).not.toBe(before.instance);
+  });
+});
