@@ -2,7 +2,7 @@ import type { Bus, BusMessage, Subscription } from '../bus/types.js';
 import type { AgentConfig } from '../config/types.js';
 import { MessageError } from '../errors.js';
 import { InstanceRegistry } from '../instance/registry.js';
-import { STOPPABLE } from '../instance/states.js';
+import { LIVE, STOPPABLE } from '../instance/states.js';
 import { InstanceLifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleDeps } from '../lifecycle/ports.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
@@ -32,6 +32,11 @@ export interface AgentDeps {
 
 const CRASH_REAP_MS = 10_000;
 const DROPLET_REAP_MS = 60_000;
+
+/** dea_ng reaped crashes every 10 s; a shorter lifetime is honoured within half of itself. */
+export function crashReapIntervalMs(lifetimeSecs: number): number {
+  return Math.min(CRASH_REAP_MS, Math.max(500, (lifetimeSecs * 1000) / 2));
+}
 
 /**
  * The agent: routes bus messages to use cases and keeps the periodic reports going.
@@ -85,10 +90,11 @@ export class Agent {
     this.every(intervals.heartbeatMs, () => ctx.reporter.heartbeat());
     this.every(intervals.advertiseMs, () => ctx.reporter.advertise());
     this.every(intervals.routerRegisterMs, () => ctx.router.registerAll(this.registry));
-    this.every(CRASH_REAP_MS, () =>
+    this.every(crashReapIntervalMs(crashLifetimeSecs), () =>
       reapCrashes(this.registry, this.deps.layout, ctx.clock.now(), crashLifetimeSecs * 1000, ctx.logger),
     );
     this.every(DROPLET_REAP_MS, () => this.deps.reapDroplets(this.dropletsInUse()));
+    this.every(ctx.config.monitor.intervalMs, () => this.rotateLogs());
     ctx.router.registerAll(this.registry);
     ctx.reporter.hello();
     ctx.reporter.advertise();
@@ -123,6 +129,14 @@ export class Agent {
     await Promise.all(this.registry.inStates(STOPPABLE).map((i) => ctx.lifecycle.stop(i)));
     await ctx.bus.flush().catch(() => undefined);
     ctx.logger.info({ event: 'agent.shutdown.finished' }, 'shutdown finished');
+  }
+
+  private rotateLogs(): void {
+    const max = this.ctx.config.instance.logMaxBytes;
+    for (const inst of this.registry.inStates(LIVE)) {
+      const rotated = this.ctx.lifecycle.rotateLogs(inst, max);
+      if (rotated.length > 0) this.ctx.logger.info({ event: 'instance.logs.rotated', instance_id: inst.instanceId, files: rotated }, 'logs rotated');
+    }
   }
 
   private dropletsInUse(): Set<string> {

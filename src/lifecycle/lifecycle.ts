@@ -4,6 +4,7 @@ import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../
 import type { Instance } from '../instance/instance.js';
 import { STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
+import { rotateLogs } from './log-rotation.js';
 import type { LifecycleDeps } from './ports.js';
 import { checkStack, prepare, type Prepared } from './prepare.js';
 
@@ -43,6 +44,11 @@ export class InstanceLifecycle {
 
   process(inst: Instance): InstanceProcess | null {
     return this.runs.get(inst)?.proc ?? null;
+  }
+
+  /** Caps the instance's stdout/stderr; returns the names of the rotated files. */
+  rotateLogs(inst: Instance, maxBytes: number): string[] {
+    return rotateLogs(this.deps.layout.instanceDir(inst.localId), maxBytes);
   }
 
   /** dea.stop: STOPPING → process stopped → STOPPED, directory removed. */

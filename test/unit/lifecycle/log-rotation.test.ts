@@ -1,0 +1,52 @@
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rotateLogs } from '../../../src/lifecycle/log-rotation.js';
+
+function instanceDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dea-rot-'));
+  mkdirSync(join(dir, 'logs'));
+  return dir;
+}
+
+describe('rotateLogs', () => {
+  it('moves an oversized log aside and truncates it in place, and the writer carries on at the start', () => {
+    const dir = instanceDir();
+    const log = join(dir, 'logs', 'stdout.log');
+    const fd = openSync(log, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT);
+    writeSync(fd, 'x'.repeat(5000));
+    expect(rotateLogs(dir, 4096)).toEqual(['stdout.log']);
+    expect(readFileSync(`${log}.1`, 'utf8')).toBe('x'.repeat(5000));
+    expect(statSync(log).size).toBe(0);
+    writeSync(fd, 'after\n');
+    closeSync(fd);
+    expect(readFileSync(log, 'utf8')).toBe('after\n');
+  });
+
+  it('leaves logs under the cap alone', () => {
+    const dir = instanceDir();
+    writeFileSync(join(dir, 'logs', 'stderr.log'), 'small');
+    expect(rotateLogs(dir, 4096)).toEqual([]);
+    expect(existsSync(join(dir, 'logs', 'stderr.log.1'))).toBe(false);
+  });
+
+  it('never follows a log that the app replaced with a link', () => {
+    const dir = instanceDir();
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'y'.repeat(10_000));
+    symlinkSync(victim, join(dir, 'logs', 'stdout.log'));
+    expect(rotateLogs(dir, 4096)).toEqual([]);
+    expect(statSync(victim).size).toBe(10_000);
+  });
+
+  it('never follows a logs directory that became a link', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dea-rot-'));
+    const elsewhere = mkdtempSync(join(tmpdir(), 'dea-rot-elsewhere-'));
+    writeFileSync(join(elsewhere, 'stdout.log'), 'z'.repeat(10_000));
+    symlinkSync(elsewhere, join(dir, 'logs'));
+    expect(rotateLogs(dir, 4096)).toEqual([]);
+    expect(statSync(join(elsewhere, 'stdout.log')).size).toBe(10_000);
+    expect(existsSync(join(elsewhere, 'stdout.log.1'))).toBe(false);
+  });
+});
