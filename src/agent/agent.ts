@@ -141,7 +141,7 @@ export class Agent {
 
   private dropletsInUse(): Set<string> {
     const inUse = new Set<string>();
-    for (const i of this.registry.all()) if (i.spec.dropletSha1) inUse.add(i.spec.dropletSha1);
+    for (const i of this.registry.all()) if (i.dropletSha1) inUse.add(i.dropletSha1);
     return inUse;
   }
 

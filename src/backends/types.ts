@@ -29,6 +29,8 @@ export interface LaunchSpec {
 export interface ExitInfo {
   /** The process's exit status; 128+N for signal N; -1 when it cannot be known. */
   readonly exitStatus: number;
+  /** The signal that ended it, if one did. */
+  readonly signal: string | null;
   /** A backend event that explains the exit (`out of memory`), if any. */
   readonly event: string | null;
 }

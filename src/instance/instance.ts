@@ -34,6 +34,8 @@ export class Instance implements InstanceView {
   uris: readonly string[];
   version: string | null;
   hostPort: number | null = null;
+  /** The droplet's SHA-1 once known (a message may omit it; the download names it). */
+  dropletSha1: string | null;
   exitStatus = -1;
   exitDescription = '';
   crashTimestamp: number | null = null;
@@ -49,6 +51,7 @@ export class Instance implements InstanceView {
     this.stateTimestamp = init.nowMs;
     this.uris = init.spec.uris;
     this.version = init.spec.applicationVersion;
+    this.dropletSha1 = init.spec.dropletSha1;
     this.listeners = listeners;
   }
 

@@ -111,6 +111,10 @@ export class InstanceLifecycle {
   private async exited(inst: Instance, info: ExitInfo): Promise<void> {
     if (inst.state !== 'STARTING' && inst.state !== 'RUNNING' && inst.state !== 'EVACUATING') return;
     inst.recordExit(info.exitStatus, info.event ?? ExitDescriptions.appExited);
+    this.deps.logger.info(
+      { event: 'instance.exited', instance_id: inst.instanceId, exit_status: info.exitStatus, signal: info.signal },
+      'instance process exited',
+    );
     this.runs.get(inst)?.abort.abort(new Error('process exited'));
     await this.crash(inst);
   }

@@ -22,6 +22,7 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
 /** Download, unpack and describe the instance's process (SPEC §4 steps 3–6). */
 export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
+  inst.dropletSha1 = droplet.sha1;
   const dir = deps.layout.instanceDir(inst.localId);
   await makeOwnedDir(deps, dir);
   const user = deps.appUser ?? undefined;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
+import { constants } from 'node:os';
 import type { BackendHandle, ExitInfo, InstanceProcess } from '../types.js';
 import { isSameProcess, processTree } from './proc-tree.js';
 
@@ -95,8 +96,17 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 function readExit(runDir: string): ExitInfo {
   try {
     const status = Number(readFileSync(join(runDir, 'exit_status'), 'utf8').trim());
-    return { exitStatus: Number.isInteger(status) ? status : -1, event: null };
+    if (!Number.isInteger(status)) return { exitStatus: -1, signal: null, event: null };
+    return { exitStatus: status, signal: signalName(status), event: null };
   } catch {
-    return { exitStatus: -1, event: null };
+    return { exitStatus: -1, signal: null, event: null };
   }
+}
+
+/** bash reports death by signal N as 128+N. */
+function signalName(status: number): string | null {
+  if (status <= 128) return null;
+  const n = status - 128;
+  const entry = Object.entries(constants.signals).find(([, v]) => v === n);
+  return entry ? entry[0] : null;
 }
