@@ -18,7 +18,11 @@ import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
 import { startStatusServer } from './status/server.js';
+import { createMetrics } from './status/metrics.js';
+import { processCpuMeter } from './status/process-cpu.js';
+import type { StatusSource } from './status/source.js';
 import { buildVarz } from './status/varz.js';
+import { capacityOf, reservations } from './instance/resources.js';
 
 const LIBEXEC = join(dirname(fileURLToPath(import.meta.url)), '..', 'libexec');
 /** However stuck an instance, the agent exits (dea_ng#178). */
@@ -74,14 +78,21 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
     reapDroplets: (inUse) => droplets.reap(inUse),
   });
   const startMs = clock.now();
+  const source = statusSource(agent, config);
+  const metrics = createMetrics(source);
+  const cpu = processCpuMeter();
+  let host = '';
+  const credentials = [config.status.user, config.status.password] as const;
   const status = await startStatusServer(config.status, {
-    varz: () => buildVarz(agent, { id, config, startMs, nowMs: clock.now(), backend: backend.kind }),
+    varz: () =>
+      buildVarz(source, {
+        uuid: id, index: config.index, host, credentials, stacks: config.stacks.map((s) => s.name), backend: backend.kind, startMs,
+      }, clock.now(), cpu()),
+    metrics: () => metrics.render(),
   });
+  host = `${config.localIp}:${status.port}`;
   agent.start();
-  agent.announce({
-    type: 'DEA', index: config.index, uuid: id, host: `${config.localIp}:${status.port}`,
-    credentials: [config.status.user, config.status.password], startMs,
-  });
+  agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
   await untilSignalled(agent, logger);
   await status.close();
@@ -90,6 +101,16 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   logger.info({ event: 'agent.exited' }, 'agent exited');
   logger.flush();
   return 0;
+}
+
+function statusSource(agent: Agent, config: AgentConfig): StatusSource {
+  const capacity = capacityOf(config.resources);
+  return {
+    instances: () => agent.registry.all(),
+    capacity: () => capacity,
+    reservations: () => reservations(capacity, agent.registry),
+    lastTick: () => null,
+  };
 }
 
 function chooseBackend(config: AgentConfig, layout: Layout, logger: Logger) {

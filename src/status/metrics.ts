@@ -1,0 +1,73 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { INSTANCE_STATES } from '../instance/types.js';
+import type { StatusSource } from './source.js';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Prometheus metrics, computed from the status source at scrape time: no timers of
+ * their own, nothing cached between scrapes except the default process metrics.
+ */
+export function createMetrics(source: StatusSource): { registry: Registry; render(): Promise<{ contentType: string; body: string }> } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'dea_agent_' });
+  const labels = ['app', 'app_name', 'instance', 'index'] as const;
+  const perInstance = (name: string, help: string, value: (i: ReturnType<StatusSource['instances']>[number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: labels,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const i of source.instances()) {
+          const v = value(i);
+          if (v === null) continue;
+          this.set({ app: i.spec.applicationId, app_name: i.spec.applicationName, instance: i.instanceId, index: String(i.spec.instanceIndex) }, v);
+        }
+      },
+    });
+  perInstance('dea_instance_cpu_ratio', 'CPU of the instance over the last interval, in cores', (i) => i.usage?.cpu ?? null);
+  perInstance('dea_instance_memory_bytes', 'Memory of the instance process tree', (i) => i.usage?.memBytes ?? null);
+  perInstance('dea_instance_disk_bytes', 'Disk used by the instance directory', (i) => i.usage?.diskBytes ?? null);
+  perInstance('dea_instance_memory_quota_bytes', 'Memory quota of the instance', (i) => i.spec.limits.memMb * MIB);
+  perInstance('dea_instance_disk_quota_bytes', 'Disk quota of the instance', (i) => i.spec.limits.diskMb * MIB);
+  perInstance('dea_instance_fds_quota', 'File descriptor quota of the instance', (i) => i.spec.limits.fds);
+  new Gauge({
+    name: 'dea_instances',
+    help: 'Instances by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const counts = new Map<string, number>(INSTANCE_STATES.map((s) => [s, 0]));
+      for (const i of source.instances()) counts.set(i.state, (counts.get(i.state) ?? 0) + 1);
+      for (const [state, n] of counts) this.set({ state }, n);
+    },
+  });
+  const scalar = (name: string, help: string, value: () => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = value();
+        if (v !== null) this.set(v);
+      },
+    });
+  scalar('dea_capacity_memory_bytes', 'Memory capacity with overcommit', () => source.capacity().memoryMb * MIB);
+  scalar('dea_capacity_disk_bytes', 'Disk capacity with overcommit', () => source.capacity().diskMb * MIB);
+  scalar('dea_reserved_memory_bytes', 'Memory reserved by instances', () => source.reservations().reservedMemoryMb * MIB);
+  scalar('dea_reserved_disk_bytes', 'Disk reserved by instances', () => source.reservations().reservedDiskMb * MIB);
+  scalar('dea_monitor_tick_wall_seconds', 'Wall time of the last monitor tick', () => msToS(source.lastTick()?.wallMs));
+  scalar('dea_monitor_tick_cpu_seconds', 'CPU time of the last monitor tick', () => msToS(source.lastTick()?.cpuMs));
+  return {
+    registry,
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+function msToS(ms: number | undefined): number | null {
+  return ms === undefined ? null : ms / 1000;
+}

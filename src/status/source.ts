@@ -1,0 +1,18 @@
+import type { Capacity, Reservations } from '../instance/resources.js';
+import type { InstanceView } from '../instance/types.js';
+
+/** The monitor's measurement of its own last tick. */
+export interface TickCost {
+  readonly atMs: number;
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly instances: number;
+}
+
+/** Everything the status server shows, read-only. */
+export interface StatusSource {
+  instances(): readonly InstanceView[];
+  capacity(): Capacity;
+  reservations(): Reservations;
+  lastTick(): TickCost | null;
+}
