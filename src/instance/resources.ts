@@ -1,7 +1,7 @@
 import type { ResourcesConfig } from '../config/types.js';
 import type { InstanceRegistry } from './registry.js';
 import { DISK_RESERVING, MEMORY_RESERVING } from './states.js';
-import type { Limits } from './types.js';
+import type { InstanceView, Limits } from './types.js';
 
 export interface Capacity {
   readonly memoryMb: number;
@@ -23,13 +23,22 @@ export function capacityOf(cfg: ResourcesConfig): Capacity {
   };
 }
 
+/**
+ * A crash keeps its disk because its directory is kept (protocol §8.1). A start refused
+ * for lack of resources went BORN → CRASHED with no directory: counting its disk would
+ * let one oversized request block every later start until the crash is reaped.
+ */
+function refusedAtBirth(i: InstanceView): boolean {
+  return i.state === 'CRASHED' && i.startingTimestamp === null;
+}
+
 function reservedMb(registry: InstanceRegistry, exclude?: object): { mem: number; disk: number } {
   let mem = 0;
   let disk = 0;
   for (const i of registry.all()) {
     if (i === exclude) continue;
     if (MEMORY_RESERVING.has(i.state)) mem += i.spec.limits.memMb;
-    if (DISK_RESERVING.has(i.state)) disk += i.spec.limits.diskMb;
+    if (DISK_RESERVING.has(i.state) && !refusedAtBirth(i)) disk += i.spec.limits.diskMb;
   }
   return { mem, disk };
 }
