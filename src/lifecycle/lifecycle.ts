@@ -4,7 +4,7 @@ import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../
 import type { Instance } from '../instance/instance.js';
 import { STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
-import { rotateLogs } from './log-rotation.js';
+import { appendLogLine, rotateLogs } from './log-rotation.js';
 import type { LifecycleDeps } from './ports.js';
 import { checkStack, prepare, type Prepared } from './prepare.js';
 
@@ -13,6 +13,8 @@ const STATE_FILE_TIMEOUT_MS = 300_000;
 interface Run {
   readonly abort: AbortController;
   proc: InstanceProcess | null;
+  /** Why the agent itself ended the process (a quota), reported instead of its exit. */
+  killedFor: string | null;
   started: Promise<void>;
   stopping: Promise<void> | null;
 }
@@ -29,7 +31,7 @@ export class InstanceLifecycle {
 
   /** BORN → STARTING → RUNNING, or CRASHED with the reason as data on the instance. */
   start(inst: Instance): Promise<void> {
-    const run: Run = { abort: new AbortController(), proc: null, started: Promise.resolve(), stopping: null };
+    const run: Run = { abort: new AbortController(), proc: null, killedFor: null, started: Promise.resolve(), stopping: null };
     this.runs.set(inst, run);
     inst.transition('STARTING', this.deps.clock.now());
     run.started = this.runStart(inst, run).catch((err: unknown) => this.startFailed(inst, err));
@@ -44,6 +46,20 @@ export class InstanceLifecycle {
 
   process(inst: Instance): InstanceProcess | null {
     return this.runs.get(inst)?.proc ?? null;
+  }
+
+  /**
+   * A quota breach: the reason goes to the app's stderr.log and becomes the exit
+   * description; the process is killed at once and the instance ends CRASHED.
+   */
+  async kill(inst: Instance, reason: string): Promise<void> {
+    const run = this.runs.get(inst);
+    if (!run?.proc || run.killedFor !== null) return;
+    if (inst.state !== 'RUNNING' && inst.state !== 'STARTING' && inst.state !== 'EVACUATING') return;
+    run.killedFor = reason;
+    appendLogLine(this.deps.layout.instanceDir(inst.localId), 'stderr.log', `[dea] ${reason}`);
+    this.deps.logger.warn({ event: 'instance.quota.exceeded', instance_id: inst.instanceId, reason }, reason);
+    await run.proc.stop(0);
   }
 
   /** Caps the instance's stdout/stderr; returns the names of the rotated files. */
@@ -110,12 +126,13 @@ export class InstanceLifecycle {
   /** The app's main process ended by itself. */
   private async exited(inst: Instance, info: ExitInfo): Promise<void> {
     if (inst.state !== 'STARTING' && inst.state !== 'RUNNING' && inst.state !== 'EVACUATING') return;
-    inst.recordExit(info.exitStatus, info.event ?? ExitDescriptions.appExited);
+    const run = this.runs.get(inst);
+    inst.recordExit(info.exitStatus, run?.killedFor ?? info.event ?? ExitDescriptions.appExited);
     this.deps.logger.info(
       { event: 'instance.exited', instance_id: inst.instanceId, exit_status: info.exitStatus, signal: info.signal },
       'instance process exited',
     );
-    this.runs.get(inst)?.abort.abort(new Error('process exited'));
+    run?.abort.abort(new Error('process exited'));
     await this.crash(inst);
   }
 

@@ -23,6 +23,18 @@ export function rotateLogs(instanceDir: string, maxBytes: number): string[] {
   return rotated;
 }
 
+/** Appends an agent line (a quota breach, say) to an instance log, on the same terms. */
+export function appendLogLine(instanceDir: string, name: 'stdout.log' | 'stderr.log', line: string): boolean {
+  const fd = openExactly(join(instanceDir, 'logs', name), fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  if (fd === null) return false;
+  try {
+    writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function rotateOne(path: string, maxBytes: number): boolean {
   const fd = openExactly(path, NOFOLLOW_READ);
   if (fd === null) return false;
