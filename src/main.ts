@@ -22,11 +22,17 @@ import { createMetrics } from './status/metrics.js';
 import { processCpuMeter } from './status/process-cpu.js';
 import type { StatusSource } from './status/source.js';
 import { buildVarz } from './status/varz.js';
+import { DiskMeter } from './monitor/disk-meter.js';
+import { Monitor, type Watched } from './monitor/monitor.js';
+import { LIVE } from './instance/states.js';
+import { renice } from './platform/renice.js';
 import { capacityOf, reservations } from './instance/resources.js';
 
 const LIBEXEC = join(dirname(fileURLToPath(import.meta.url)), '..', 'libexec');
 /** However stuck an instance, the agent exits (dea_ng#178). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
+/** No instance's disk figure is older than this (issue 3). */
+const DISK_MAX_AGE_MS = 30_000;
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -77,8 +83,18 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
     },
     reapDroplets: (inUse) => droplets.reap(inUse),
   });
+  const monitor = new Monitor({
+    clock, logger,
+    intervalMs: config.monitor.intervalMs,
+    maxSamples: config.monitor.maxUsageSamples,
+    diskMaxAgeMs: DISK_MAX_AGE_MS,
+    disk: new DiskMeter(),
+    watched: () => watched(agent, layout),
+    overQuota: (inst, reason) => void agent.ctx.lifecycle.kill(inst, reason),
+    renice,
+  });
   const startMs = clock.now();
-  const source = statusSource(agent, config);
+  const source = statusSource(agent, config, monitor);
   const metrics = createMetrics(source);
   const cpu = processCpuMeter();
   let host = '';
@@ -92,9 +108,11 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   });
   host = `${config.localIp}:${status.port}`;
   agent.start();
+  monitor.start();
   agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
   await untilSignalled(agent, logger);
+  monitor.stop();
   await status.close();
   await bus.close().catch(() => undefined);
   releasePid();
@@ -103,13 +121,21 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   return 0;
 }
 
-function statusSource(agent: Agent, config: AgentConfig): StatusSource {
+/** Instances with a process, for the monitor. */
+function* watched(agent: Agent, layout: Layout): Iterable<Watched> {
+  for (const instance of agent.registry.inStates(LIVE)) {
+    const process = agent.ctx.lifecycle.process(instance);
+    if (process) yield { instance, process, dir: layout.instanceDir(instance.localId) };
+  }
+}
+
+function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor): StatusSource {
   const capacity = capacityOf(config.resources);
   return {
     instances: () => agent.registry.all(),
     capacity: () => capacity,
     reservations: () => reservations(capacity, agent.registry),
-    lastTick: () => null,
+    lastTick: () => monitor.lastTick(),
   };
 }
 

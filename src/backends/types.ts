@@ -38,12 +38,23 @@ export interface ExitInfo {
 /** What a backend needs to find an instance again after the agent restarts (JSON-safe). */
 export type BackendHandle = Readonly<Record<string, string | number | null>>;
 
+/** What an instance's processes use right now, as the backend measures it. */
+export interface UsageReading {
+  /** Cumulative CPU time of the instance's processes, in seconds. */
+  readonly cpuSeconds: number;
+  readonly memBytes: number;
+  /** The processes it counted: the main one first. */
+  readonly pids: readonly number[];
+}
+
 export interface InstanceProcess {
   readonly handle: BackendHandle;
   /** Settles once, when the app's main process has ended. */
   readonly exited: Promise<ExitInfo>;
   /** The pids whose usage counts for the instance (main process and its descendants). */
   pids(): Promise<number[]>;
+  /** A cheap synchronous reading for the monitor tick; null when nothing runs. */
+  usage?(): UsageReading | null;
   /** TERM to every process of the instance, KILL after `graceMs`; resolves when all are gone. */
   stop(graceMs: number): Promise<ExitInfo>;
   /** Releases whatever the backend holds for the instance (idempotent). */

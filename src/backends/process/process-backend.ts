@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../types.js';
 import { SupervisedProcess } from './supervised-process.js';
 import { startTimeTicks } from './proc-tree.js';
+import { ProcReader } from '../../monitor/proc-reader.js';
 
 export interface ProcessBackendOptions {
   /** Where per-instance supervisor records live (agent-owned, not app-writable). */
@@ -25,6 +26,8 @@ const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
  */
 export class ProcessBackend implements Backend {
   readonly kind = 'process' as const;
+  /** One reader for every instance: it keeps a /proc descriptor per sampled process. */
+  private readonly reader = new ProcReader();
 
   constructor(private readonly opts: ProcessBackendOptions) {}
 
@@ -36,11 +39,11 @@ export class ProcessBackend implements Backend {
     const pid = await spawned(child);
     const handle: BackendHandle = { runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid) };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
-    return SupervisedProcess.ofChild(handle, child, this.opts.clock);
+    return SupervisedProcess.ofChild(handle, child, this.opts.clock, this.reader);
   }
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
-    return SupervisedProcess.adopt(handle, this.opts.clock);
+    return SupervisedProcess.adopt(handle, this.opts.clock, this.reader);
   }
 
   private spawnSupervisor(spec: LaunchSpec, runDir: string) {

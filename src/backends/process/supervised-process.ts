@@ -4,30 +4,37 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
 import { constants } from 'node:os';
-import type { BackendHandle, ExitInfo, InstanceProcess } from '../types.js';
+import { sampleTree } from '../../monitor/tree.js';
+import type { ProcReader } from '../../monitor/proc-reader.js';
+import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
 import { isSameProcess, processTree } from './proc-tree.js';
 
 const POLL_MS = 250;
 
 /** One instance under its supervising shell (see libexec/supervise.sh). */
 export class SupervisedProcess implements InstanceProcess {
+  /** The processes sampled last tick, whose /proc descriptors the reader holds. */
+  private sampled = new Set<number>();
+  private app: number | null = null;
+
   private constructor(
     readonly handle: BackendHandle,
     readonly exited: Promise<ExitInfo>,
     private readonly clock: Clock,
+    private readonly reader: ProcReader,
   ) {}
 
   /** An instance this agent launched: the supervisor is our child. */
-  static ofChild(handle: BackendHandle, child: ChildProcess, clock: Clock): SupervisedProcess {
+  static ofChild(handle: BackendHandle, child: ChildProcess, clock: Clock, reader: ProcReader): SupervisedProcess {
     const runDir = String(handle.runDir);
     const exited = new Promise<ExitInfo>((resolve) => {
       child.once('exit', () => resolve(readExit(runDir)));
     });
-    return new SupervisedProcess(handle, exited, clock);
+    return new SupervisedProcess(handle, exited, clock, reader);
   }
 
   /** An instance an earlier agent launched: watch its supervisor by polling. */
-  static adopt(handle: BackendHandle, clock: Clock): SupervisedProcess | null {
+  static adopt(handle: BackendHandle, clock: Clock, reader: ProcReader): SupervisedProcess | null {
     const runDir = String(handle.runDir);
     if (!existsSync(runDir)) return null;
     const pid = Number(handle.supervisorPid);
@@ -36,7 +43,18 @@ export class SupervisedProcess implements InstanceProcess {
       while (isSameProcess(pid, start) && !existsSync(join(runDir, 'exit_status'))) await sleep(clock, POLL_MS);
       return readExit(runDir);
     })();
-    return new SupervisedProcess(handle, exited, clock);
+    return new SupervisedProcess(handle, exited, clock, reader);
+  }
+
+  /** CPU and memory of the app's process tree, from /proc through kept descriptors. */
+  usage(): UsageReading | null {
+    this.app ??= this.appPid();
+    const tree = this.app === null ? null : sampleTree(this.app, this.reader);
+    const now = new Set(tree?.pids ?? []);
+    for (const pid of this.sampled) if (!now.has(pid)) this.reader.close(pid);
+    this.sampled = now;
+    if (tree === null) return null;
+    return { cpuSeconds: tree.cpuTicks / this.reader.clkTck, memBytes: tree.rssBytes, pids: tree.pids };
   }
 
   async pids(): Promise<number[]> {
@@ -58,8 +76,15 @@ export class SupervisedProcess implements InstanceProcess {
   }
 
   async destroy(): Promise<void> {
-    const app = this.appPid();
-    if (app !== null) signalGroup(app, 'SIGKILL');
+    for (const pid of this.sampled) this.reader.close(pid);
+    this.sampled.clear();
+    const app = await this.waitAppPid();
+    if (app !== null) {
+      signalGroup(app, 'SIGKILL');
+      // The supervisor writes exit_status into runDir as the app dies; removing runDir
+      // under it fails (ENOTEMPTY) or leaves a stray record, so let it finish first.
+      await this.exited;
+    }
     await rm(String(this.handle.runDir), { recursive: true, force: true });
   }
 

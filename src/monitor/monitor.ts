@@ -1,0 +1,129 @@
+import type { InstanceProcess } from '../backends/types.js';
+import type { Instance } from '../instance/instance.js';
+import type { UsageSample } from '../instance/types.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import type { Logger } from '../platform/logger.js';
+import type { TickCost } from '../status/source.js';
+import { cpuFraction, type CpuReading } from './cpu.js';
+import type { DiskMeter } from './disk-meter.js';
+import { nextNice, quotaBreach } from './quota.js';
+
+/** One instance the monitor may look at this tick. */
+export interface Watched {
+  readonly instance: Instance;
+  readonly process: InstanceProcess;
+  readonly dir: string;
+}
+
+export interface MonitorDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly intervalMs: number;
+  readonly maxSamples: number;
+  /** Each instance's disk figure is at most this old. */
+  readonly diskMaxAgeMs: number;
+  readonly disk: DiskMeter;
+  watched(): Iterable<Watched>;
+  /** Ends an instance over quota (the lifecycle does it); the monitor only decides. */
+  overQuota(instance: Instance, reason: string): void;
+  renice(pids: readonly number[], nice: number): void;
+}
+
+interface Track {
+  cpu: CpuReading | null;
+  nice: number;
+}
+
+const QUOTA_STATES = new Set(['STARTING', 'RUNNING', 'EVACUATING']);
+
+/**
+ * The periodic pass over every instance with a process (SPEC §6): CPU, memory, disk,
+ * quotas, renice; never overlapping (the next tick is scheduled when one ends), and
+ * measuring its own cost.
+ */
+export class Monitor {
+  private readonly tracks = new Map<Instance, Track>();
+  private timer: TimerHandle | null = null;
+  private last: TickCost | null = null;
+
+  constructor(private readonly deps: MonitorDeps) {}
+
+  start(): void {
+    const loop = () => {
+      this.tick();
+      this.timer = this.deps.clock.after(this.deps.intervalMs, loop);
+    };
+    this.timer = this.deps.clock.after(this.deps.intervalMs, loop);
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  lastTick(): TickCost | null {
+    return this.last;
+  }
+
+  /** One pass. Measurement cost comes from performance.now and cpuUsage: the agent's own. */
+  tick(): TickCost {
+    const wall0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const nowMs = this.deps.clock.now();
+    const watched = [...this.deps.watched()];
+    const due = new Set(this.deps.disk.due(watched.map((w) => w.instance.localId), nowMs, this.deps.diskMaxAgeMs));
+    for (const w of watched) this.sample(w, nowMs, due.has(w.instance.localId));
+    this.prune(watched);
+    const cpu = process.cpuUsage(cpu0);
+    this.last = { atMs: nowMs, wallMs: performance.now() - wall0, cpuMs: (cpu.user + cpu.system) / 1000, instances: watched.length };
+    return this.last;
+  }
+
+  private sample(w: Watched, nowMs: number, measureDisk: boolean): void {
+    const reading = w.process.usage?.();
+    if (!reading) return;
+    const track = this.track(w.instance);
+    const now = { ticks: reading.cpuSeconds, atMs: nowMs };
+    const cpu = cpuFraction(track.cpu, now, 1);
+    track.cpu = now;
+    const disk = measureDisk
+      ? this.deps.disk.measure(w.instance.localId, w.dir, reading.pids, nowMs)
+      : this.deps.disk.last(w.instance.localId);
+    const sample = { time: nowMs, cpu, memBytes: reading.memBytes, diskBytes: disk?.bytes ?? 0 };
+    w.instance.recordUsage(sample, this.deps.maxSamples);
+    this.enforce(w, track, sample, reading.pids);
+  }
+
+  private enforce(w: Watched, track: Track, sample: UsageSample, pids: readonly number[]): void {
+    if (!QUOTA_STATES.has(w.instance.state)) return;
+    const breach = quotaBreach(w.instance.spec.limits, sample);
+    if (breach !== null) {
+      this.deps.overQuota(w.instance, breach);
+      return;
+    }
+    const nice = nextNice(track.nice, sample.cpu);
+    if (nice !== null) {
+      track.nice = nice;
+      this.deps.renice(pids, nice);
+      this.deps.logger.debug({ event: 'instance.reniced', instance_id: w.instance.instanceId, nice }, 'cpu hog reniced');
+    }
+  }
+
+  private track(inst: Instance): Track {
+    let t = this.tracks.get(inst);
+    if (!t) {
+      t = { cpu: null, nice: 0 };
+      this.tracks.set(inst, t);
+    }
+    return t;
+  }
+
+  private prune(watched: readonly Watched[]): void {
+    const live = new Set(watched.map((w) => w.instance));
+    for (const inst of this.tracks.keys()) {
+      if (live.has(inst)) continue;
+      this.tracks.delete(inst);
+      this.deps.disk.forget(inst.localId);
+    }
+  }
+}
