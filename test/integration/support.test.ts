@@ -519,7 +519,8 @@ describe('fixture apps', () => {
     const before = await procJiffies(app.pid);
     await new Promise((r) => setTimeout(r, 1000));
     const used = ((await procJiffies(app.pid)) - before) / ticks;
-    expect(used).toBeGreaterThan(0.5);
+    // Well above an idle app's share even when the other core is busy with other tests.
+    expect(used).toBeGreaterThan(0.25);
     expect((await getJson(port))['spins']).toBeGreaterThan(0);
   });
 

@@ -173,12 +173,14 @@ describe('DropletCache.fetch: concurrency and cancellation', () => {
   });
 
   it('one caller aborting does not stop the download for the others', async () => {
-    const srv = await serve({ '/d': { body: DROPLET, delayMs: 200 } });
+    const srv = await serve({ '/d': { body: DROPLET, delayMs: 500 } });
     const cache = newCache();
     const ac = new AbortController();
     const aborted = cache.fetch(SHA1, srv.url('/d'), ac.signal);
     const other = cache.fetch(SHA1, srv.url('/d'));
-    setTimeout(() => ac.abort(new Error('stop requested')), 50);
+    // Abort while the server holds the answer back, however slow this machine is today.
+    while (srv.hits('/d') === 0) await new Promise((r) => setTimeout(r, 5));
+    ac.abort(new Error('stop requested'));
     await expect(aborted).rejects.toThrow('stop requested');
     await expect(other).resolves.toMatchObject({ sha1: SHA1 });
     expect(srv.hits('/d')).toBe(1);
