@@ -121,4 +121,20 @@ describe('the command line and the process', () => {
     await unreg.waitFor((m) => m.data.app === 'term-app');
     expect(existsSync(join(agent.baseDir, 'dea.pid'))).toBe(false);
   });
+
+  it('an instance outlives an agent killed with SIGKILL, and a stale pid file does not block the next agent', async () => {
+    const agent = await startAgent({ natsUrl: s.nats.url });
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    const d = await s.droplet('serves-http');
+    s.bus.publish(`dea.${agent.id}.start`, { droplet: 'orphan', name: 'x', version: 'v1', index: 0, uris: ['o.example.com'], sha1: d.sha1, executableUri: s.files.url(d.path), limits: { mem: 64, disk: 64, fds: 256 }, services: [], env: [], cc_partition: 'default' });
+    const r = await reg.waitFor((m) => m.data.app === 'orphan', 15_000);
+    const { pid } = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number };
+    await agent.stop('SIGKILL');
+    expect((await fetch(`http://127.0.0.1:${r.data.port}/`)).status).toBe(200);
+    const next = await startAgent({ natsUrl: s.nats.url, baseDir: agent.baseDir });
+    expect(next.id).not.toBe(agent.id);
+    expect(await next.stop()).toBe(0);
+    process.kill(-pid, 'SIGKILL');
+  });
 });
