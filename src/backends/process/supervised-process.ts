@@ -28,6 +28,9 @@ export class SupervisedProcess implements InstanceProcess {
   static ofChild(handle: BackendHandle, child: ChildProcess, clock: Clock, reader: ProcReader): SupervisedProcess {
     const runDir = String(handle.runDir);
     const exited = new Promise<ExitInfo>((resolve) => {
+      // A short-lived app may be gone before we get here (launch awaits between spawn and
+      // this); 'exit' is emitted once, so a late listener would wait forever.
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(readExit(runDir));
       child.once('exit', () => resolve(readExit(runDir)));
     });
     return new SupervisedProcess(handle, exited, clock, reader);
