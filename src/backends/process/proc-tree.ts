@@ -9,6 +9,8 @@ export function processTree(pid: number): number[] {
   const queue = [pid];
   while (queue.length > 0) {
     const p = queue.shift() as number;
+    // A process that is gone (or a zombie) is no longer part of the tree.
+    if (startTimeTicks(p) === null) continue;
     out.push(p);
     for (const child of childrenOf(p)) queue.push(child);
   }
