@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs as the instance's user, in its directory, with its limits already applied.
-# Usage: start.sh MODE   (see launch.sh)
+# Usage: start.sh MODE   (see supervise.sh)
 case "$1" in
   v1)
     exec ./startup -p "$PORT"

@@ -12,7 +12,7 @@ import { ProcReader } from '../../monitor/proc-reader.js';
 export interface ProcessBackendOptions {
   /** Where per-instance supervisor records live (agent-owned, not app-writable). */
   readonly runDir: string;
-  /** The directory holding supervise.sh, launch.sh and start.sh. */
+  /** The directory holding supervise.sh and start.sh. */
   readonly libexecDir: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -51,7 +51,7 @@ export class ProcessBackend implements Backend {
     const out = openLog(spec.stdoutPath);
     const err = openLog(spec.stderrPath);
     try {
-      return spawn('/bin/bash', [join(libexecDir, 'supervise.sh'), runDir, '/bin/bash', join(libexecDir, 'launch.sh'), ...launchArgs(spec)], {
+      return spawn('/bin/bash', [join(libexecDir, 'supervise.sh'), runDir, ...launchArgs(spec)], {
         cwd: spec.dir,
         detached: true, // own session: the instance survives the agent
         stdio: ['ignore', out, err],
