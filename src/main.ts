@@ -17,6 +17,7 @@ import { claimPidFile } from './platform/pid-file.js';
 import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
+import { SparePool } from './staging/spares.js';
 import { startStatusServer } from './status/server.js';
 import { createMetrics } from './status/metrics.js';
 import { processCpuMeter } from './status/process-cpu.js';
@@ -75,13 +76,17 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   await droplets.init();
   const bus = await connectNatsBus(config.natsServers, logger, `dea-${config.index}`);
   const backend = chooseBackend(config, layout, logger);
+  const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
+  const spares = new SparePool({ dir: join(layout.tmp, 'spares'), unpack: unpackDroplet, user: appUser, logger });
+  await spares.init();
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, unpack: unpackDroplet, backend, ports: new PortAllocator(), probe: tcpProbe,
-      appUser: process.getuid?.() === 0 ? lookupUser(config.instance.user) : null,
+      droplets, unpack: unpackDroplet, spares, backend, ports: new PortAllocator(), probe: tcpProbe, appUser,
     },
-    reapDroplets: (inUse) => droplets.reap(inUse),
+    reapDroplets: async (inUse) => {
+      for (const sha1 of await droplets.reap(inUse)) await spares.drop(sha1);
+    },
   });
   const monitor = new Monitor({
     clock, logger,

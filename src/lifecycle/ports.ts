@@ -16,6 +16,11 @@ export type Unpacker = (
   opts: { uid?: number; gid?: number; signal?: AbortSignal },
 ) => Promise<void>;
 
+/** Ready-unpacked copies of droplets (see staging/spares.ts). */
+export interface Spares {
+  take(droplet: { readonly sha1: string; readonly path: string }, dest: string): Promise<boolean>;
+}
+
 export interface Ports {
   allocate(): Promise<number>;
   claim(port: number): void;
@@ -36,6 +41,8 @@ export interface LifecycleDeps {
   readonly layout: Layout;
   readonly droplets: DropletSource;
   readonly unpack: Unpacker;
+  /** Absent: every start unpacks its droplet. */
+  readonly spares?: Spares;
   readonly backend: Backend;
   readonly ports: Ports;
   readonly probe: Probe;

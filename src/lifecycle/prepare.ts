@@ -24,9 +24,11 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
   inst.dropletSha1 = droplet.sha1;
   const dir = deps.layout.instanceDir(inst.localId);
-  await makeOwnedDir(deps, dir);
-  const user = deps.appUser ?? undefined;
-  await deps.unpack(droplet.path, dir, { uid: user?.uid, gid: user?.gid, signal });
+  if (!(await deps.spares?.take(droplet, dir))) {
+    await makeOwnedDir(deps, dir);
+    const user = deps.appUser ?? undefined;
+    await deps.unpack(droplet.path, dir, { uid: user?.uid, gid: user?.gid, signal });
+  }
   const info = await readDropletInfo(dir);
   const mode = startMode(inst, info);
   await makeOwnedDir(deps, join(dir, 'logs'));

@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/platform/logger.js';
+import { SparePool } from '../../../src/staging/spares.js';
+
+const SHA = 'a'.repeat(40);
+
+function pool() {
+  const base = mkdtempSync(join(tmpdir(), 'dea-spares-'));
+  const unpacks: string[] = [];
+  const spares = new SparePool({
+    dir: join(base, 'spares'),
+    user: null,
+    logger: silentLogger(),
+    unpack: async (tgz, dest) => {
+      unpacks.push(dest);
+      writeFileSync(join(dest, 'startup'), `from ${tgz}`);
+    },
+  });
+  return { base, spares, unpacks };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe('SparePool', () => {
+  it('has nothing for a droplet the first time, then prepares one the next start takes by rename', async () => {
+    const { base, spares, unpacks } = pool();
+    await spares.init();
+    const droplet = { sha1: SHA, path: '/cache/d.tgz' };
+    expect(await spares.take(droplet, join(base, 'i1'))).toBe(false);
+    await settle();
+    expect(unpacks).toHaveLength(1);
+    expect(await spares.take(droplet, join(base, 'i2'))).toBe(true);
+    expect(readFileSync(join(base, 'i2', 'startup'), 'utf8')).toBe('from /cache/d.tgz');
+    await settle();
+    // the next spare is on its way
+    expect(unpacks).toHaveLength(2);
+    expect(await spares.take(droplet, join(base, 'i3'))).toBe(true);
+  });
+
+  it('drops a spare with its droplet', async () => {
+    const { base, spares } = pool();
+    await spares.init();
+    const droplet = { sha1: SHA, path: '/cache/d.tgz' };
+    await spares.take(droplet, join(base, 'i1'));
+    await settle();
+    await spares.drop(SHA);
+    expect(existsSync(join(base, 'spares', SHA))).toBe(false);
+    expect(await spares.take(droplet, join(base, 'i2'))).toBe(false);
+  });
+
+  it('never trusts spares left by an earlier agent, and lets the instance user pass through', async () => {
+    const { base, spares } = pool();
+    mkdirSync(join(base, 'spares', SHA), { recursive: true });
+    await spares.init();
+    expect(existsSync(join(base, 'spares', SHA))).toBe(false);
+    expect(statSync(join(base, 'spares')).mode & 0o777).toBe(0o711);
+    expect(await spares.take({ sha1: SHA, path: '/x' }, join(base, 'i1'))).toBe(false);
+  });
+
+  it('ignores a key that is not a SHA-1', async () => {
+    const { base, spares, unpacks } = pool();
+    await spares.init();
+    expect(await spares.take({ sha1: '../evil', path: '/x' }, join(base, 'i1'))).toBe(false);
+    await settle();
+    expect(unpacks).toEqual([]);
+  });
+});
