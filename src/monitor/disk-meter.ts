@@ -1,4 +1,5 @@
-import { DiskTree, type DiskStats } from './disk-tree.js';
+import type { Stats } from 'node:fs';
+import { DiskTree, type DiskStats, type OpenByDir } from './disk-tree.js';
 import { openWritableFiles } from './open-files.js';
 
 export type { DiskStats } from './disk-tree.js';
@@ -61,10 +62,10 @@ export class DiskMeter {
   measure(key: string, dir: string, pids: readonly number[], nowMs: number): DiskFigure {
     const inst = this.instanceFor(key, dir);
     let figure: DiskFigure = { bytes: 0, measuredAtMs: nowMs, full: true };
-    const pass = inst?.tree.pass(nowMs, this.counters);
-    if (inst != null && pass != null) {
-      const held = this.openFileBytes(inst.tree, pids); // updates the tree first
-      figure = { bytes: inst.tree.bytes() + held, measuredAtMs: nowMs, full: pass.listed === pass.dirs };
+    const open = inst === null ? null : this.openFiles(inst.tree, pids);
+    const pass = inst === null || open === null ? null : inst.tree.pass(nowMs, open.byDir, this.counters);
+    if (inst !== null && open !== null && pass !== null) {
+      figure = { bytes: inst.tree.bytes() + open.heldDeletedBytes, measuredAtMs: nowMs, full: pass.listed === pass.dirs };
     } else {
       this.instances.delete(key); // removed, or replaced: start over next time
     }
@@ -116,19 +117,27 @@ export class DiskMeter {
   }
 
   /**
-   * Refreshes cached files held open for writing; returns the bytes of deleted files
-   * still held open (not in any directory, so not in the tree's sum).
+   * The instance's files held open for writing, by directory (the tree refreshes their
+   * blocks), and the bytes of deleted ones still held (in no directory, so apart).
    */
-  private openFileBytes(tree: DiskTree, pids: readonly number[]): number {
+  private openFiles(tree: DiskTree, pids: readonly number[]): { byDir: OpenByDir; heldDeletedBytes: number } {
+    const byDir = new Map<string, Map<string, Stats>>();
     let heldBlocks = 0;
     const seen = new Set<number>();
-    for (const { path, st } of openWritableFiles(pids, tree.root, this.counters)) {
+    for (const { path, deleted, st } of openWritableFiles(pids, tree.root, this.counters)) {
       if (st.dev !== tree.dev || seen.has(st.ino)) continue;
       seen.add(st.ino);
-      if (st.nlink === 0) heldBlocks += st.blocks;
-      else tree.update(path, st);
+      if (deleted) {
+        heldBlocks += st.blocks;
+        continue;
+      }
+      const slash = path.lastIndexOf('/');
+      const dir = path.slice(0, slash);
+      let names = byDir.get(dir);
+      if (names === undefined) byDir.set(dir, (names = new Map()));
+      names.set(path.slice(slash + 1), st);
     }
-    return heldBlocks * 512;
+    return { byDir, heldDeletedBytes: heldBlocks * 512 };
   }
 }
 

@@ -5,6 +5,8 @@ import type { DiskStats } from './disk-tree.js';
 export interface OpenWritable {
   /** the path it was opened by, without the " (deleted)" mark */
   readonly path: string;
+  /** unlinked from every directory (still allocated while held) */
+  readonly deleted: boolean;
   /** stat of the open file itself (through the fd link), so right even if renamed or deleted */
   readonly st: Stats;
 }
@@ -45,8 +47,10 @@ function writableUnder(link: string, prefix: string, stats: DiskStats): OpenWrit
     const st = statSync(link);
     stats.filesStat++;
     if (!st.isFile()) return null;
-    const path = st.nlink === 0 && target.endsWith(DELETED) ? target.slice(0, -DELETED.length) : target;
-    return { path, st };
+    if (st.nlink === 0) return { path: target.endsWith(DELETED) ? target.slice(0, -DELETED.length) : target, deleted: true, st };
+    // Unlinked here but linked elsewhere: the path is stale, the other link is counted.
+    if (target.endsWith(DELETED)) return null;
+    return { path: target, deleted: false, st };
   } catch {
     return null; // the fd was closed or the process exited meanwhile
   }

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseProcStatBytes } from './proc-parse.js';
 import { closeQuietly, isGone, openOrNull, ReadBuffer } from './pseudo-file.js';
 import { kernelConstants, type KernelConstants } from './kernel.js';
@@ -25,9 +25,22 @@ interface Entry {
   readonly statFd: number;
   readonly startTicks: number;
   numThreads: number;
-  /** tid → fd of /proc/<pid>/task/<tid>/children; null until first listed */
-  tasks: Map<number, number> | null;
+  /**
+   * tid → fd of /proc/<pid>/task/<tid>/children, or null for a thread whose file is read by
+   * path each time (the fd budget was spent); the map is null until first listed
+   */
+  tasks: Map<number, number | null> | null;
   childrenCalls: number;
+}
+
+export interface ProcReaderOptions {
+  readonly constants?: KernelConstants;
+  /**
+   * Most per-thread children files kept open at once; threads past it are read by path
+   * (about 3× the cost). Stat files are always kept: one per process. Default: a quarter
+   * of this process's open-file limit, so the agent's own sockets and logs never starve.
+   */
+  readonly maxTaskFds?: number;
 }
 
 /**
@@ -45,17 +58,21 @@ const RELIST_TASKS_EVERY = 8;
  * never a recycled pid's data.
  *
  * Holds 1 fd per sampled process plus 1 per thread of processes whose children were asked
- * for; retain() or close() release them.
+ * for (up to `maxTaskFds` of those in all); retain() or close() release them.
  */
 export class ProcReader {
   private readonly entries = new Map<number, Entry>();
   private readonly rb = new ReadBuffer(1024);
   private readonly pageSize: number;
+  private readonly maxTaskFds: number;
+  private taskFds = 0;
   readonly clkTck: number;
 
-  constructor(constants: KernelConstants = kernelConstants()) {
+  constructor(options: ProcReaderOptions = {}) {
+    const constants = options.constants ?? kernelConstants();
     this.pageSize = constants.pageSize;
     this.clkTck = constants.clkTck;
+    this.maxTaskFds = options.maxTaskFds ?? Math.floor(openFileLimit() / 4);
   }
 
   /**
@@ -91,9 +108,10 @@ export class ProcReader {
     const stale = entry.tasks === null || entry.tasks.size !== entry.numThreads;
     if (stale || entry.childrenCalls % RELIST_TASKS_EVERY === 0) this.relistTasks(pid, entry);
     const out: number[] = [];
-    for (const fd of entry.tasks?.values() ?? []) {
+    for (const [tid, fd] of entry.tasks ?? []) {
       try {
-        pushPids(this.rb.buf, this.rb.read(fd), out);
+        const buf = fd === null ? readFileSync(`/proc/${pid}/task/${tid}/children`) : this.rb.buf;
+        pushPids(buf, fd === null ? buf.length : this.rb.read(fd), out);
       } catch (err) {
         if (!isGone(err)) throw err;
       }
@@ -106,7 +124,7 @@ export class ProcReader {
     if (entry === undefined) return;
     this.entries.delete(pid);
     closeQuietly(entry.statFd);
-    for (const fd of entry.tasks?.values() ?? []) closeQuietly(fd);
+    for (const fd of entry.tasks?.values() ?? []) this.closeTaskFd(fd);
   }
 
   /** Closes every process not in `keep` (those that left the trees being watched). */
@@ -120,9 +138,7 @@ export class ProcReader {
 
   /** File descriptors held: stat files plus per-thread children files. */
   openCount(): number {
-    let n = 0;
-    for (const e of this.entries.values()) n += 1 + (e.tasks?.size ?? 0);
-    return n;
+    return this.entries.size + this.taskFds;
   }
 
   /** Pids with an open entry. */
@@ -172,16 +188,45 @@ export class ProcReader {
       if (!isGone(err)) throw err;
       tids = [];
     }
-    const old = entry.tasks ?? new Map<number, number>();
-    const next = new Map<number, number>();
+    const old = entry.tasks ?? new Map<number, number | null>();
+    const next = new Map<number, number | null>();
     for (const tid of tids) {
-      const fd = old.get(tid) ?? openOrNull(`/proc/${pid}/task/${tid}/children`);
-      if (fd !== null) next.set(tid, fd);
+      const known = old.get(tid);
+      if (known !== undefined) next.set(tid, known);
+      else if (this.taskFds >= this.maxTaskFds) next.set(tid, null);
+      else this.openTaskFd(next, tid, `/proc/${pid}/task/${tid}/children`);
     }
-    for (const [tid, fd] of old) if (!next.has(tid)) closeQuietly(fd);
+    for (const [tid, fd] of old) if (!next.has(tid)) this.closeTaskFd(fd);
     entry.tasks = next;
   }
+
+  private openTaskFd(tasks: Map<number, number | null>, tid: number, path: string): void {
+    const fd = openOrNull(path);
+    if (fd === null) return; // the thread has exited
+    this.taskFds++;
+    tasks.set(tid, fd);
+  }
+
+  private closeTaskFd(fd: number | null): void {
+    if (fd === null) return;
+    closeQuietly(fd);
+    this.taskFds--;
+  }
 }
+
+/** The soft RLIMIT_NOFILE, read once per reader from /proc/self/limits (1024 if unknown). */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s+/)[3]);
+    return Number.isFinite(soft) && soft > 0 ? soft : 1024;
+  } catch {
+    return 1024;
+  }
+}
+
 
 /** The bytes "123 456 " → 123, 456 appended to `out` (no string built on the per-tick path). */
 function pushPids(buf: Buffer, len: number, out: number[]): void {

@@ -108,6 +108,24 @@ describe('DiskMeter.measure', () => {
     expect(unaware.measure('a', dir, [], Date.now()).bytes).toBe(before); // what the pid list buys
   });
 
+  it('a file opened for writing after its directory was listed: one re-listing, then fd updates', async () => {
+    populate(3, 3, 100);
+    const log = path.join(dir, 'd2', 'late.log');
+    writeFileSync(log, 'x');
+    ageDirs();
+    const meter = new DiskMeter();
+    meter.measure('a', dir, [], Date.now());
+    const holder = startGroup('sh', ['-c', `exec 3>>'${log}'; sleep 30`]);
+    await eventually(() => holdsOpen(holder.pid, log));
+    const s0 = meter.stats();
+    meter.measure('a', dir, [holder.pid], Date.now());
+    expect(meter.stats().dirsRead - s0.dirsRead).toBe(1); // d2, to learn the log's counted share
+    appendFileSync(log, Buffer.alloc(200_000, 1));
+    const s1 = meter.stats();
+    expect(meter.measure('a', dir, [holder.pid], Date.now()).bytes).toBe(du(dir));
+    expect(meter.stats().dirsRead).toBe(s1.dirsRead);
+  });
+
   it('counts a deleted file while a process still holds it, as the filesystem does', async () => {
     const big = path.join(dir, 'big');
     writeFileSync(big, Buffer.alloc(1_000_000, 1));

@@ -119,7 +119,16 @@ describe('ProcReader', () => {
     });
     expect(kids).toHaveLength(1);
     expect(reader.sample(kids[0]!)!.ppid).toBe(parent.pid);
+    expect(reader.openCount()).toBeGreaterThan(3); // node has several threads, one children fd each
     reader.closeAll();
+    expect(reader.openCount()).toBe(0);
+    // With no fd budget for threads, their children files are read by path: same answer.
+    const frugal = new ProcReader({ maxTaskFds: 0 });
+    frugal.sample(parent.pid);
+    expect(frugal.children(parent.pid)).toEqual(kids);
+    expect(frugal.openCount()).toBe(1);
+    expect(ownFdsInto(parent.pid)).toBe(1);
+    frugal.closeAll();
   });
 });
 
