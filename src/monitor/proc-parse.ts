@@ -38,8 +38,8 @@ const DIGITS = /^\d+$/;
  * 2^53). Real values are far smaller: 10^15 ticks is 300,000 years of CPU.
  */
 const MAX_DIGITS = 15;
-const STAT_NUMBER = /^\d{1,15}$/;
-/** Field numbers we decode, and the last field a line must reach. */
+const STAT_NUMBER = new RegExp(`^\\d{1,${MAX_DIGITS}}$`);
+/** The last field decoded (rss): a line must reach it. */
 const LAST_FIELD = 24;
 
 /**
@@ -94,6 +94,7 @@ function allNumbers(f: StatFields): boolean {
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 const CLOSE_PAREN = 0x29;
+/** Field numbers decoded, which must be numbers; the others are skipped whatever they hold. */
 const WANTED = new Set([4, 5, 14, 15, 16, 17, 20, 22, 24]);
 /** Scratch for the byte parser: index = field number. Reused so a sample allocates one object. */
 const scratch = new Float64Array(LAST_FIELD + 1);
