@@ -18,6 +18,8 @@ import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
 import { SparePool } from './staging/spares.js';
+import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
+import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
 import { createMetrics } from './status/metrics.js';
 import { processCpuMeter } from './status/process-cpu.js';
@@ -77,15 +79,14 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   const bus = await connectNatsBus(config.natsServers, logger, `dea-${config.index}`);
   const backend = chooseBackend(config, layout, logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
-  const spares = new SparePool({ dir: join(layout.tmp, 'spares'), unpack: unpackDroplet, user: appUser, logger });
-  await spares.init();
+  const { dirs, spares } = await instanceDirs(layout, appUser, logger);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, unpack: unpackDroplet, spares, backend, ports: new PortAllocator(), probe: tcpProbe, appUser,
+      droplets, dirs, backend, ports: new PortAllocator(), probe: tcpProbe, appUser,
     },
     reapDroplets: async (inUse) => {
-      for (const sha1 of await droplets.reap(inUse)) await spares.drop(sha1);
+      for (const sha1 of await droplets.reap(inUse)) await spares?.drop(sha1);
     },
   });
   const monitor = new Monitor({
@@ -142,6 +143,22 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor): Stat
     reservations: () => reservations(capacity, agent.registry),
     lastTick: () => monitor.lastTick(),
   };
+}
+
+/** Overlay views of one unpacked tree per droplet where the kernel and our rights allow. */
+async function instanceDirs(
+  layout: Layout,
+  user: { uid: number; gid: number } | null,
+  logger: Logger,
+): Promise<{ dirs: InstanceDirs; spares: SparePool | null }> {
+  if (await overlaySupported(layout, logger)) {
+    logger.info({ event: 'staging.dirs.chosen', kind: 'overlay' }, 'instance directories: overlayfs over one tree per droplet');
+    return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger }), spares: null };
+  }
+  logger.info({ event: 'staging.dirs.chosen', kind: 'unpacked' }, 'instance directories: one unpacked copy each');
+  const spares = new SparePool({ dir: layout.tmp, unpack: unpackDroplet, user, logger });
+  await spares.init();
+  return { dirs: new UnpackedDirs({ layout, unpack: unpackDroplet, user, spares }), spares };
 }
 
 function chooseBackend(config: AgentConfig, layout: Layout, logger: Logger) {

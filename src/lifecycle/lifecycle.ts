@@ -1,4 +1,3 @@
-import { rename, rm } from 'node:fs/promises';
 import type { ExitInfo, InstanceProcess } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
@@ -164,11 +163,7 @@ export class InstanceLifecycle {
   private async cleanup(inst: Instance, removeDir: boolean): Promise<void> {
     this.runs.delete(inst);
     this.deps.ports.release(inst.hostPort);
-    const dir = this.deps.layout.instanceDir(inst.localId);
-    if (removeDir) {
-      await rm(dir, { recursive: true, force: true });
-      return;
-    }
-    await rename(dir, this.deps.layout.crashDir(inst.localId)).catch(() => undefined);
+    if (removeDir) await this.deps.dirs.remove(inst.localId);
+    else await this.deps.dirs.retire(inst.localId);
   }
 }

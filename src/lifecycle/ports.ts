@@ -10,16 +10,8 @@ export interface DropletSource {
   fetch(sha1: string | null, uri: string, signal?: AbortSignal): Promise<{ sha1: string; path: string }>;
 }
 
-export type Unpacker = (
-  tgzPath: string,
-  destDir: string,
-  opts: { uid?: number; gid?: number; signal?: AbortSignal },
-) => Promise<void>;
-
-/** Ready-unpacked copies of droplets (see staging/spares.ts). */
-export interface Spares {
-  take(droplet: { readonly sha1: string; readonly path: string }, dest: string): Promise<boolean>;
-}
+export type { InstanceDirs } from '../staging/unpacked-dirs.js';
+import type { InstanceDirs } from '../staging/unpacked-dirs.js';
 
 export interface Ports {
   allocate(): Promise<number>;
@@ -40,9 +32,8 @@ export interface LifecycleDeps {
   readonly logger: Logger;
   readonly layout: Layout;
   readonly droplets: DropletSource;
-  readonly unpack: Unpacker;
-  /** Absent: every start unpacks its droplet. */
-  readonly spares?: Spares;
+  /** Makes and removes instance directories from cached droplets. */
+  readonly dirs: InstanceDirs;
   readonly backend: Backend;
   readonly ports: Ports;
   readonly probe: Probe;

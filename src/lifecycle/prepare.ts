@@ -1,10 +1,10 @@
-import { chown, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LaunchSpec, StartMode } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
 import { readDropletInfo, type DropletInfo } from '../staging/droplet-info.js';
 import { buildEnvironment } from '../staging/env.js';
+import { makeOwnedDir } from '../staging/unpacked-dirs.js';
 import type { LifecycleDeps } from './ports.js';
 
 export interface Prepared {
@@ -24,15 +24,11 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
   inst.dropletSha1 = droplet.sha1;
   const dir = deps.layout.instanceDir(inst.localId);
-  if (!(await deps.spares?.take(droplet, dir))) {
-    await makeOwnedDir(deps, dir);
-    const user = deps.appUser ?? undefined;
-    await deps.unpack(droplet.path, dir, { uid: user?.uid, gid: user?.gid, signal });
-  }
+  await deps.dirs.create(droplet, inst.localId, signal);
   const info = await readDropletInfo(dir);
   const mode = startMode(inst, info);
-  await makeOwnedDir(deps, join(dir, 'logs'));
-  await makeOwnedDir(deps, join(dir, 'tmp'));
+  await makeOwnedDir(join(dir, 'logs'), deps.appUser);
+  await makeOwnedDir(join(dir, 'tmp'), deps.appUser);
   signal.throwIfAborted();
   const port = await deps.ports.allocate();
   inst.hostPort = port;
@@ -74,14 +70,4 @@ export function startMode(inst: Instance, info: DropletInfo): StartMode {
 export function cpuShares(memMb: number, cfg: LifecycleDeps['config']['instance']): number {
   const shares = Math.floor(memMb / cfg.memoryToCpuShareRatio);
   return Math.min(cfg.maxCpuShareLimit, Math.max(cfg.minCpuShareLimit, shares));
-}
-
-/** A directory the app owns. An existing entry must be a real directory, not a link. */
-async function makeOwnedDir(deps: LifecycleDeps, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: false, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
-  const st = await lstat(dir);
-  if (!st.isDirectory()) throw new AgentError(ErrorCodes.DROPLET_UNSAFE, `${dir} is not a directory`);
-  if (deps.appUser) await chown(dir, deps.appUser.uid, deps.appUser.gid);
 }

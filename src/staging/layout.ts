@@ -15,6 +15,8 @@ export class Layout {
   readonly tmp: string;
   /** Supervisor records of the process backend; agent-owned, not app-writable. */
   readonly supervise: string;
+  /** The writable layers (upper/work) of instances whose directory is an overlay view. */
+  readonly layers: string;
 
   constructor(readonly baseDir: string) {
     this.db = join(baseDir, 'db');
@@ -23,6 +25,7 @@ export class Layout {
     this.crashes = join(baseDir, 'crashes');
     this.tmp = join(baseDir, 'tmp');
     this.supervise = join(this.db, 'supervise');
+    this.layers = join(baseDir, 'layers');
   }
 
   async ensure(): Promise<void> {
@@ -31,7 +34,7 @@ export class Layout {
     // under instances/: base_dir needs the search (x) bit for others, nothing more.
     const mode = (await stat(this.baseDir)).mode & 0o7777;
     if ((mode & 0o001) === 0) await chmod(this.baseDir, mode | 0o111);
-    for (const dir of [this.db, this.droplets, this.instances, this.crashes, this.tmp, this.supervise]) {
+    for (const dir of [this.db, this.droplets, this.instances, this.crashes, this.tmp, this.supervise, this.layers]) {
       await mkdir(dir, { recursive: true, mode: 0o755 });
     }
   }

@@ -1,12 +1,14 @@
-import { chown, mkdir, rename, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../platform/logger.js';
 import { isValidSha1 } from './droplet-cache.js';
 
-export type Unpack = (tgzPath: string, destDir: string, opts: { uid?: number; gid?: number }) => Promise<void>;
+const PREFIX = 'spare-';
+
+export type Unpack = (tgzPath: string, destDir: string, opts: { uid?: number; gid?: number; signal?: AbortSignal }) => Promise<void>;
 
 export interface SparePoolOptions {
-  /** Under base_dir, so a spare moves into instances/ with a rename. */
+  /** Under base_dir, so a spare moves into instances/ with a rename: `<dir>/spare-<sha1>`. */
   readonly dir: string;
   readonly unpack: Unpack;
   readonly user: { readonly uid: number; readonly gid: number } | null;
@@ -28,9 +30,9 @@ export class SparePool {
 
   /** Spares left by an earlier agent are not trusted: start empty. */
   async init(): Promise<void> {
-    await rm(this.opts.dir, { recursive: true, force: true });
-    // The instance user unpacks spares here: it may pass through, not list.
-    await mkdir(this.opts.dir, { recursive: true, mode: 0o711 });
+    for (const name of await readdir(this.opts.dir).catch(() => [] as string[])) {
+      if (name.startsWith(PREFIX)) await rm(join(this.opts.dir, name), { recursive: true, force: true });
+    }
   }
 
   /**
@@ -48,6 +50,11 @@ export class SparePool {
     }
     this.fill(droplet);
     return taken;
+  }
+
+  /** Resolves when no spare is being prepared. */
+  async idle(): Promise<void> {
+    await Promise.all(this.filling.values());
   }
 
   /** The droplet left the cache: its spare goes too. */
@@ -83,6 +90,6 @@ export class SparePool {
   }
 
   private spareDir(sha1: string): string {
-    return join(this.opts.dir, sha1);
+    return join(this.opts.dir, `${PREFIX}${sha1}`);
   }
 }

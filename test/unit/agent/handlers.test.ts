@@ -17,6 +17,7 @@ import type {
   RouteMessage,
 } from '../../../src/protocol/index.js';
 import { Layout } from '../../../src/staging/layout.js';
+import { UnpackedDirs } from '../../../src/staging/unpacked-dirs.js';
 import { VirtualClock } from '../../support/virtual-clock.js';
 
 const DEA_ID = '0-' + 'd'.repeat(32);
@@ -84,7 +85,11 @@ async function harness() {
     layout,
     lifecycle: {
       droplets: { fetch: async (sha1) => ({ sha1: sha1 ?? 'ab'.repeat(20), path: join(root, 'droplet.tgz') }) },
-      unpack: async (_tgz, dest) => writeFile(join(dest, 'startup'), '#!/bin/bash\nexec sleep 1000\n', { mode: 0o755 }),
+      dirs: new UnpackedDirs({
+        layout,
+        user: null,
+        unpack: async (_tgz, dest) => writeFile(join(dest, 'startup'), '#!/bin/bash\nexec sleep 1000\n', { mode: 0o755 }),
+      }),
       backend,
       ports: { allocate: async () => nextPort++, claim: () => undefined, release: () => undefined },
       probe: async () => true,

@@ -7,7 +7,9 @@ import { FakeBackend, type FakeScript } from '../../../src/backends/fake/index.j
 import type { Instance, Transition } from '../../../src/instance/instance.js';
 import type { InstanceState, StartSpec } from '../../../src/instance/types.js';
 import { InstanceLifecycle } from '../../../src/lifecycle/lifecycle.js';
-import type { DropletSource, LifecycleConfig, Unpacker } from '../../../src/lifecycle/ports.js';
+import type { DropletSource, LifecycleConfig } from '../../../src/lifecycle/ports.js';
+import type { Unpack } from '../../../src/staging/spares.js';
+import { UnpackedDirs } from '../../../src/staging/unpacked-dirs.js';
 import { silentLogger } from '../../../src/platform/logger.js';
 import { Layout } from '../../../src/staging/layout.js';
 import { eventually } from '../../support/eventually.js';
@@ -59,9 +61,10 @@ async function harness(opts: HarnessOpts = {}) {
     },
   };
   const files = opts.files ?? { startup: '#!/bin/bash\nexec sleep 1000\n' };
-  const unpack: Unpacker = async (_tgz, dest) => {
+  const unpack: Unpack = async (_tgz, dest) => {
     for (const [name, text] of Object.entries(files)) await writeFile(join(dest, name), text, { mode: 0o755 });
   };
+  const dirs = new UnpackedDirs({ layout, unpack, user: null });
   let nextPort = 61_000;
   const released: (number | null)[] = [];
   const probes: [string, number][] = [];
@@ -71,7 +74,7 @@ async function harness(opts: HarnessOpts = {}) {
     logger: silentLogger(),
     layout,
     droplets,
-    unpack,
+    dirs,
     backend,
     ports: { allocate: async () => nextPort++, claim: () => undefined, release: (p) => released.push(p) },
     probe: async (host, port) => {

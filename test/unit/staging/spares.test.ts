@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ const SHA = 'a'.repeat(40);
 function pool() {
   const base = mkdtempSync(join(tmpdir(), 'dea-spares-'));
   const unpacks: string[] = [];
+  mkdirSync(join(base, 'spares'));
   const spares = new SparePool({
     dir: join(base, 'spares'),
     user: null,
@@ -22,9 +23,6 @@ function pool() {
   return { base, spares, unpacks };
 }
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-}
 
 describe('SparePool', () => {
   it('has nothing for a droplet the first time, then prepares one the next start takes by rename', async () => {
@@ -32,11 +30,11 @@ describe('SparePool', () => {
     await spares.init();
     const droplet = { sha1: SHA, path: '/cache/d.tgz' };
     expect(await spares.take(droplet, join(base, 'i1'))).toBe(false);
-    await settle();
+    await spares.idle();
     expect(unpacks).toHaveLength(1);
     expect(await spares.take(droplet, join(base, 'i2'))).toBe(true);
     expect(readFileSync(join(base, 'i2', 'startup'), 'utf8')).toBe('from /cache/d.tgz');
-    await settle();
+    await spares.idle();
     // the next spare is on its way
     expect(unpacks).toHaveLength(2);
     expect(await spares.take(droplet, join(base, 'i3'))).toBe(true);
@@ -47,18 +45,18 @@ describe('SparePool', () => {
     await spares.init();
     const droplet = { sha1: SHA, path: '/cache/d.tgz' };
     await spares.take(droplet, join(base, 'i1'));
-    await settle();
+    await spares.idle();
     await spares.drop(SHA);
-    expect(existsSync(join(base, 'spares', SHA))).toBe(false);
+    expect(existsSync(join(base, 'spares', `spare-${SHA}`))).toBe(false);
     expect(await spares.take(droplet, join(base, 'i2'))).toBe(false);
   });
 
-  it('never trusts spares left by an earlier agent, and lets the instance user pass through', async () => {
+  it('never trusts spares left by an earlier agent', async () => {
     const { base, spares } = pool();
-    mkdirSync(join(base, 'spares', SHA), { recursive: true });
+    mkdirSync(join(base, 'spares', `spare-${SHA}`), { recursive: true });
+    writeFileSync(join(base, 'spares', 'other'), 'kept');
     await spares.init();
-    expect(existsSync(join(base, 'spares', SHA))).toBe(false);
-    expect(statSync(join(base, 'spares')).mode & 0o777).toBe(0o711);
+    expect(readdirSync(join(base, 'spares'))).toEqual(['other']);
     expect(await spares.take({ sha1: SHA, path: '/x' }, join(base, 'i1'))).toBe(false);
   });
 
@@ -66,7 +64,7 @@ describe('SparePool', () => {
     const { base, spares, unpacks } = pool();
     await spares.init();
     expect(await spares.take({ sha1: '../evil', path: '/x' }, join(base, 'i1'))).toBe(false);
-    await settle();
+    await spares.idle();
     expect(unpacks).toEqual([]);
   });
 });

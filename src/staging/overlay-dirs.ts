@@ -1,0 +1,147 @@
+import { chmod, mkdir, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Logger } from '../platform/logger.js';
+import type { Layout } from './layout.js';
+import type { Unpack } from './spares.js';
+import { makeOwnedDir, type CachedRef, type InstanceDirs } from './unpacked-dirs.js';
+
+export interface OverlayDirsOptions {
+  readonly layout: Layout;
+  readonly unpack: Unpack;
+  readonly user: { readonly uid: number; readonly gid: number } | null;
+  readonly logger: Logger;
+}
+
+/**
+ * A droplet is unpacked once per SHA-1 into a read-only tree, and each instance gets an
+ * overlayfs view of it: the tree below, a directory of its own above, copy-up on write.
+ * Twenty instances of one droplet cost one extraction and twenty mounts (a few ms each)
+ * instead of twenty extractions, and the cached tree stays untouched whatever an app
+ * writes. A mount outlives the agent, as its instances do. Needs root and overlayfs:
+ * `overlaySupported` probes both once at start.
+ */
+export class OverlayDirs implements InstanceDirs {
+  private readonly trees = new Map<string, Promise<string>>();
+
+  constructor(private readonly opts: OverlayDirsOptions) {}
+
+  async create(droplet: CachedRef, localId: string, signal?: AbortSignal): Promise<void> {
+    const lower = await this.tree(droplet);
+    signal?.throwIfAborted();
+    const { upper, work } = this.rw(localId);
+    await mkdir(this.rwRoot(localId), { mode: 0o700 });
+    // The merged root takes its owner and mode from the upper directory.
+    await makeOwnedDir(upper, this.opts.user);
+    await mkdir(work, { mode: 0o700 });
+    const dir = this.opts.layout.instanceDir(localId);
+    await mkdir(dir, { mode: 0o700 });
+    await mountOverlay(lower, upper, work, dir);
+  }
+
+  async remove(localId: string): Promise<void> {
+    await this.unmount(localId);
+    await rm(this.rwRoot(localId), { recursive: true, force: true });
+  }
+
+  async retire(localId: string): Promise<void> {
+    await this.unmount(localId);
+    // What the app wrote, its logs included, is the upper layer: that is the crash record.
+    await rename(this.rw(localId).upper, this.opts.layout.crashDir(localId)).catch(() => undefined);
+    await rm(this.rwRoot(localId), { recursive: true, force: true });
+  }
+
+  /**
+   * The droplet's tree, unpacked once however many instances start together; again if
+   * the droplet was reaped and has come back since.
+   */
+  private async tree(droplet: CachedRef): Promise<string> {
+    const cached = this.trees.get(droplet.sha1);
+    if (cached) {
+      const path = await cached.catch(() => null);
+      if (path !== null && (await isDir(path))) return path;
+      if (this.trees.get(droplet.sha1) !== cached) return this.tree(droplet);
+    }
+    const t = this.unpackTree(droplet);
+    this.trees.set(droplet.sha1, t);
+    t.catch(() => {
+      if (this.trees.get(droplet.sha1) === t) this.trees.delete(droplet.sha1);
+    });
+    return t;
+  }
+
+  private async unpackTree(droplet: CachedRef): Promise<string> {
+    // droplets/<sha1>/lower is root's, mode 0700 once ready, so no app can reach the tree
+    // on the host and change what every instance of the droplet sees.
+    const box = join(this.opts.layout.droplets, droplet.sha1, 'lower');
+    const tree = join(box, 'tree');
+    if (await isDir(tree)) return tree;
+    await mkdir(box, { recursive: true, mode: 0o711 });
+    await chmod(box, 0o711);
+    const tmp = await mkdtemp(join(box, 'tree.tmp-'));
+    try {
+      await makeOwnedDir(tmp, this.opts.user);
+      const u = this.opts.user;
+      await this.opts.unpack(droplet.path, tmp, u ? { uid: u.uid, gid: u.gid } : {});
+      await rename(tmp, tree);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    await chmod(box, 0o700);
+    return tree;
+  }
+
+  private async unmount(localId: string): Promise<void> {
+    const dir = this.opts.layout.instanceDir(localId);
+    const r = await execa('umount', [dir], { reject: false });
+    if (r.exitCode !== 0) await execa('umount', ['-l', dir], { reject: false });
+    await rmdir(dir).catch(() => undefined);
+  }
+
+  private rwRoot(localId: string): string {
+    return join(this.opts.layout.layers, localId);
+  }
+
+  private rw(localId: string): { upper: string; work: string } {
+    const root = this.rwRoot(localId);
+    return { upper: join(root, 'upper'), work: join(root, 'work') };
+  }
+}
+
+/** overlayfs options are comma- and colon-separated: paths holding either cannot be named. */
+function safeForOptions(path: string): boolean {
+  return !/[,:\\\s]/.test(path);
+}
+
+async function mountOverlay(lower: string, upper: string, work: string, dir: string): Promise<void> {
+  for (const p of [lower, upper, work]) if (!safeForOptions(p)) throw new Error(`path unusable in overlay options: ${p}`);
+  await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, dir], {
+    extendEnv: false,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Whether this agent can give instances overlay views: root, overlayfs, usable paths. */
+export async function overlaySupported(layout: Layout, logger: Logger): Promise<boolean> {
+  if (process.getuid?.() !== 0 || !safeForOptions(layout.baseDir)) return false;
+  const probe = await mkdtemp(join(layout.tmp, 'overlay-probe-'));
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => join(probe, n)) as [string, string, string, string];
+  try {
+    for (const d of [lower, upper, work, merged]) await mkdir(d);
+    await mountOverlay(lower, upper, work, merged);
+    await execa('umount', [merged]);
+    return true;
+  } catch (err) {
+    logger.info({ event: 'staging.overlay.unavailable', err: String(err).slice(0, 300) }, 'overlayfs unavailable: each instance gets its own unpacked copy');
+    return false;
+  } finally {
+    await rm(probe, { recursive: true, force: true });
+  }
+}
