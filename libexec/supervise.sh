@@ -14,7 +14,7 @@
 # start command arrives in the environment and is run as the app's own command.
 set -m            # job control: the app gets its own process group, so a stop reaches it, not us
 run_dir=$1 dir=$2 nice=$3 mem_kb=$4 vmem_kb=$5 fds=$6 nproc=$7 fsize_kb=$8 uid=$9 gid=${10} mode=${11}
-here=$(dirname "$0")
+here=${0%/*}   # no dirname child on the start path
 
 (
   cd "$dir" || exit 126
