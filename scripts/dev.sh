@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+npm run --silent build
 exec node --import tsx scripts/quickstart.ts
