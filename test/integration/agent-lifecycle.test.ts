@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../support/agent-process.js';
@@ -136,5 +136,9 @@ describe('the command line and the process', () => {
     expect(next.id).not.toBe(agent.id);
     expect(await next.stop()).toBe(0);
     process.kill(-pid, 'SIGKILL');
+    // Nobody adopted the orphan: take its overlay view down by hand.
+    for (const name of readdirSync(join(agent.baseDir, 'instances'))) {
+      spawnSync('umount', ['-l', join(agent.baseDir, 'instances', name)]);
+    }
   });
 });
