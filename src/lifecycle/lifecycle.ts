@@ -1,6 +1,7 @@
 import type { ExitInfo, InstanceProcess } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
+import type { InstanceState } from '../instance/types.js';
 import { STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
 import { appendLogLine, rotateLogs } from './log-rotation.js';
@@ -8,6 +9,8 @@ import type { LifecycleDeps } from './ports.js';
 import { checkStack, prepare, type Prepared } from './prepare.js';
 
 const STATE_FILE_TIMEOUT_MS = 300_000;
+/** States in which the app's process ending (or being killed for a quota) is a crash. */
+const APP_OWNED: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'EVACUATING']);
 
 interface Run {
   readonly abort: AbortController;
@@ -54,7 +57,7 @@ export class InstanceLifecycle {
   async kill(inst: Instance, reason: string): Promise<void> {
     const run = this.runs.get(inst);
     if (!run?.proc || run.killedFor !== null) return;
-    if (inst.state !== 'RUNNING' && inst.state !== 'STARTING' && inst.state !== 'EVACUATING') return;
+    if (!APP_OWNED.has(inst.state)) return;
     run.killedFor = reason;
     appendLogLine(this.deps.layout.instanceDir(inst.localId), 'stderr.log', `[dea] ${reason}`);
     this.deps.logger.warn({ event: 'instance.quota.exceeded', instance_id: inst.instanceId, reason }, reason);
@@ -124,7 +127,7 @@ export class InstanceLifecycle {
 
   /** The app's main process ended by itself. */
   private async exited(inst: Instance, info: ExitInfo): Promise<void> {
-    if (inst.state !== 'STARTING' && inst.state !== 'RUNNING' && inst.state !== 'EVACUATING') return;
+    if (!APP_OWNED.has(inst.state)) return;
     const run = this.runs.get(inst);
     inst.recordExit(info.exitStatus, run?.killedFor ?? info.event ?? ExitDescriptions.appExited);
     this.deps.logger.info(
