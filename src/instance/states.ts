@@ -48,3 +48,5 @@ export const STOPPABLE: ReadonlySet<InstanceState> = new Set(['BORN', 'STARTING'
 export const ROUTABLE: ReadonlySet<InstanceState> = new Set(['RUNNING', 'EVACUATING']);
 /** States in which an instance has (or may have) a live process. */
 export const LIVE: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'STOPPING', 'EVACUATING', 'RESUMING']);
+/** States in which the app's process ending (or being killed for a quota) is a crash. */
+export const APP_OWNED: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'EVACUATING']);

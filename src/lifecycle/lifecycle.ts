@@ -1,16 +1,14 @@
 import type { ExitInfo, InstanceProcess } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
-import type { InstanceState } from '../instance/types.js';
-import { STOPPABLE } from '../instance/states.js';
+import { APP_OWNED, STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
 import { appendLogLine, rotateLogs } from './log-rotation.js';
 import type { LifecycleDeps } from './ports.js';
 import { checkStack, prepare, type Prepared } from './prepare.js';
 
 const STATE_FILE_TIMEOUT_MS = 300_000;
-/** States in which the app's process ending (or being killed for a quota) is a crash. */
-const APP_OWNED: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'EVACUATING']);
+
 
 interface Run {
   readonly abort: AbortController;

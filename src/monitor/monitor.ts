@@ -1,5 +1,6 @@
 import type { InstanceProcess } from '../backends/types.js';
 import type { Instance } from '../instance/instance.js';
+import { APP_OWNED } from '../instance/states.js';
 import type { UsageSample } from '../instance/types.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -33,8 +34,6 @@ interface Track {
   cpu: CpuReading | null;
   nice: number;
 }
-
-const QUOTA_STATES = new Set(['STARTING', 'RUNNING', 'EVACUATING']);
 
 /**
  * The periodic pass over every instance with a process (SPEC §6): CPU, memory, disk,
@@ -95,7 +94,7 @@ export class Monitor {
   }
 
   private enforce(w: Watched, track: Track, sample: UsageSample, pids: readonly number[]): void {
-    if (!QUOTA_STATES.has(w.instance.state)) return;
+    if (!APP_OWNED.has(w.instance.state)) return;
     const breach = quotaBreach(w.instance.spec.limits, sample);
     if (breach !== null) {
       this.deps.overQuota(w.instance, breach);
