@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectTestClient } from '../test/support/bus-client.js';
-import { buildDroplet, buildSyntheticDroplet, FIXTURE_APPS_DIR, serveDroplets } from '../test/support/droplets.js';
+import { buildDroplet, buildSyntheticDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
 import { concurrentStarts, startLatency, type ConcurrentRun, type StartLatencyRun } from './agent-bench.js';
 import { Cleanup } from './cleanup.js';
@@ -144,7 +144,10 @@ async function main(cleanup: Cleanup): Promise<void> {
 
   // 1. The agent's start latency, each start preceded by one direct boot of the same app
   // (node server.js, then ./startup): interleaved, so both see the same machine.
-  const appDir = path.join(FIXTURE_APPS_DIR, 'serves-http');
+  // Booted from the built droplet, not fixtures/apps: the droplet carries fixture-core.js.
+  const appDir = path.join(work, 'direct-serves-http');
+  await mkdir(appDir);
+  execFileSync('tar', ['-xzf', web.path, '-C', appDir, '--no-same-owner']);
   const directNode: number[] = [];
   const directStartup: number[] = [];
   progress(`start latency: ${WARMUP} warm-up + ${RUNS} rounds of (node server.js, ./startup, agent start of the cached droplet)`);

@@ -188,6 +188,7 @@ describe('droplets', () => {
     const listing = (await run('tar', ['-tvzf', built.path])).stdout;
     expect(listing).toMatch(/^-rwxr-xr-x .* \.\/startup$/m);
     expect(listing).toMatch(/^-rw-r--r-- .* \.\/server\.js$/m);
+    expect(listing).toMatch(/^-rw-r--r-- .* \.\/fixture-core\.js$/m);
 
     // Same tree, same bytes; an extra file gives another SHA-1.
     const again = await buildDroplet('serves-http', out, { fileName: 'again.tgz' });
@@ -198,7 +199,8 @@ describe('droplets', () => {
 
     const v2 = await buildDroplet('serves-http-v2', out);
     const v2list = (await run('tar', ['-tzf', v2.path])).stdout.split('\n');
-    expect(v2list).toEqual(expect.arrayContaining(['./staging_info.yml', './app/server.js', './app/.profile.d/setup.sh']));
+    expect(v2list).toEqual(expect.arrayContaining(['./staging_info.yml', './app/server.js', './app/fixture-core.js', './app/.profile.d/setup.sh']));
+    expect(v2list).not.toContain('./fixture-core.js');
   });
 
   it('buildSyntheticDroplet generates many small files and incompressible blobs', async () => {

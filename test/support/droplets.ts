@@ -1,6 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,6 +9,12 @@ import * as tar from 'tar';
 
 /** Root of the fixture droplet trees (`fixtures/apps/<name>/`). */
 export const FIXTURE_APPS_DIR = fileURLToPath(new URL('../../fixtures/apps/', import.meta.url));
+
+/**
+ * The helpers the fixture apps share (`require('./fixture-core.js')(NAME)`). Not part of any
+ * fixture tree: buildDroplet copies it next to each app's main script.
+ */
+export const FIXTURE_CORE_FILE = fileURLToPath(new URL('../../fixtures/shared/fixture-core.js', import.meta.url));
 
 /** Every fixture under fixtures/apps. */
 export const FIXTURE_APPS = [
@@ -77,10 +83,27 @@ export async function sha1File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Packs the contents of `dir` (as `./…` entries, modes kept) into a gzipped tarball. */
+/** `.` and every entry below `dir` as `./…` paths, each directory before its contents, names sorted. */
+async function sortedEntries(dir: string, rel = '.'): Promise<string[]> {
+  const out = [rel];
+  const children = await readdir(path.join(dir, rel), { withFileTypes: true });
+  children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const child of children) {
+    const childRel = `${rel}/${child.name}`;
+    if (child.isDirectory()) out.push(...(await sortedEntries(dir, childRel)));
+    else out.push(childRel);
+  }
+  return out;
+}
+
+/**
+ * Packs the contents of `dir` (as `./…` entries, modes kept) into a gzipped tarball. Entries
+ * go in sorted order, so the bytes do not depend on the order the file system lists them in.
+ */
 export async function packDirectory(dir: string, file: string): Promise<BuiltDroplet> {
   await mkdir(path.dirname(file), { recursive: true });
-  await tar.c({ gzip: true, cwd: dir, portable: true, mtime: FIXED_MTIME, file }, ['.']);
+  const entries = await sortedEntries(dir);
+  await tar.c({ gzip: true, cwd: dir, portable: true, mtime: FIXED_MTIME, file, noDirRecurse: true }, entries);
   const [sha1, st] = await Promise.all([sha1File(file), stat(file)]);
   return { path: path.resolve(file), sha1, size: st.size };
 }
@@ -90,6 +113,20 @@ function fixtureDir(name: string): string {
     throw new Error(`bad fixture name ${JSON.stringify(name)}`);
   }
   return path.join(FIXTURE_APPS_DIR, name);
+}
+
+/**
+ * Copies fixture-core.js next to the app's main script: into `app/` for a v2 layout (the
+ * tree has an `app/` directory, where the start command runs), else into the root (v1,
+ * where `startup` runs the script).
+ */
+async function addFixtureCore(root: string): Promise<void> {
+  const appDir = path.join(root, 'app');
+  const isV2 = await stat(appDir).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  await cp(FIXTURE_CORE_FILE, path.join(isV2 ? appDir : root, 'fixture-core.js'));
 }
 
 async function writeExtraFiles(root: string, files: Record<string, string | Buffer>): Promise<void> {
@@ -151,6 +188,9 @@ async function buildFromStaging(
   const staging = await mkdtemp(path.join(outDir, `.stage-${name}-`));
   try {
     await cp(fixtureDir(name), staging, { recursive: true });
+    // mkdtemp makes the root 0700; give it the fixture directory's mode, as packed before.
+    await chmod(staging, (await stat(fixtureDir(name))).mode & 0o7777);
+    await addFixtureCore(staging);
     await fill(staging);
     return await packDirectory(staging, file);
   } finally {
@@ -159,16 +199,14 @@ async function buildFromStaging(
 }
 
 /**
- * Packs `fixtures/apps/<name>/` into `<outDir>/<name>.tgz` (gzip, portable headers, modes
- * kept, fixed mtimes) and returns its path, SHA-1 and size. `many-files` gets its bulk
- * content generated here (see buildSyntheticDroplet).
+ * Packs `fixtures/apps/<name>/` plus fixtures/shared/fixture-core.js (next to the main
+ * script: root for v1, `app/` for v2) into `<outDir>/<name>.tgz` (gzip, portable headers,
+ * modes kept, fixed mtimes, sorted entries) and returns its path, SHA-1 and size.
+ * `many-files` gets its bulk content generated here (see buildSyntheticDroplet).
  */
 export async function buildDroplet(name: string, outDir: string, opts: BuildOptions = {}): Promise<BuiltDroplet> {
   const file = path.join(outDir, opts.fileName ?? `${name}.tgz`);
   const synthetic = opts.synthetic ?? (name === 'many-files' ? {} : undefined);
-  if (synthetic === undefined && opts.extraFiles === undefined) {
-    return packDirectory(fixtureDir(name), file);
-  }
   return buildFromStaging(name, outDir, file, async (root) => {
     if (synthetic !== undefined) await generateSynthetic(root, synthetic);
     if (opts.extraFiles !== undefined) await writeExtraFiles(root, opts.extraFiles);
