@@ -86,3 +86,22 @@ export function sampleTree(rootPid: number, reader: ProcReader, expectStartTicks
   });
   return pids[0] === rootPid ? { pids, cpuTicks, rssBytes } : null;
 }
+
+/**
+ * Samples only `pids` (a tree listed earlier, root first), without reading any children
+ * list: half the reads of sampleTree. A process that has gone since drops out; one forked
+ * since is found at the next full sampleTree. Null when the root is gone.
+ */
+export function sampleKnown(pids: readonly number[], reader: ProcReader): TreeSample | null {
+  const alive: number[] = [];
+  let cpuTicks = 0;
+  let rssBytes = 0;
+  for (const pid of pids) {
+    const s = reader.sample(pid);
+    if (s === null) continue;
+    cpuTicks += s.cpuTicks + s.childTicks;
+    rssBytes += s.rssBytes;
+    alive.push(pid);
+  }
+  return alive.length > 0 && alive[0] === pids[0] ? { pids: alive, cpuTicks, rssBytes } : null;
+}

@@ -4,18 +4,21 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
 import { constants } from 'node:os';
-import { sampleTree } from '../../monitor/tree.js';
+import { sampleKnown, sampleTree } from '../../monitor/tree.js';
 import type { ProcReader } from '../../monitor/proc-reader.js';
 import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
 import { isSameProcess, processTree } from './proc-tree.js';
 
 const POLL_MS = 250;
+/** A process forked meanwhile is counted within this many monitor ticks. */
+const RELIST_TREE_EVERY = 4;
 
 /** One instance under its supervising shell (see libexec/supervise.sh). */
 export class SupervisedProcess implements InstanceProcess {
   /** The processes sampled last tick, whose /proc descriptors the reader holds. */
   private sampled = new Set<number>();
   private app: number | null = null;
+  private readings = 0;
 
   private constructor(
     readonly handle: BackendHandle,
@@ -52,7 +55,10 @@ export class SupervisedProcess implements InstanceProcess {
   /** CPU and memory of the app's process tree, from /proc through kept descriptors. */
   usage(): UsageReading | null {
     this.app ??= this.appPid();
-    const tree = this.app === null ? null : sampleTree(this.app, this.reader);
+    // Re-list the tree's children only every few readings: processes rarely fork, and
+    // skipping the children files halves what a monitor tick reads from /proc.
+    const relist = this.readings++ % RELIST_TREE_EVERY === 0 || this.sampled.size === 0;
+    const tree = this.app === null ? null : relist ? sampleTree(this.app, this.reader) : sampleKnown([...this.sampled], this.reader);
     const now = new Set(tree?.pids ?? []);
     for (const pid of this.sampled) if (!now.has(pid)) this.reader.close(pid);
     this.sampled = now;

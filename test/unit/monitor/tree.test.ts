@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { processTree } from '../../../src/backends/process/proc-tree.js';
 import { ProcReader } from '../../../src/monitor/proc-reader.js';
-import { childrenOf, descendants, sampleTree } from '../../../src/monitor/tree.js';
+import { childrenOf, descendants, sampleKnown, sampleTree } from '../../../src/monitor/tree.js';
 import { eventually } from '../../support/eventually.js';
 import { killGroups, startGroup, stop } from './helpers.js';
 
@@ -68,5 +68,28 @@ describe('sampleTree', () => {
     await stop(child);
     expect(sampleTree(child.pid, reader)).toBeNull();
     expect(reader.openCount()).toBe(0);
+  });
+});
+
+describe('sampleKnown', () => {
+  it('samples a listed tree without reading children, dropping what has gone, null without its root', async () => {
+    const sh = startGroup('sh', ['-c', 'sleep 30 & sleep 30 & wait']);
+    const reader = new ProcReader();
+    const tree = await eventually(() => {
+      const t = sampleTree(sh.pid, reader);
+      return t !== null && t.pids.length === 3 ? t : false;
+    });
+    const known = sampleKnown(tree.pids, reader)!;
+    expect(known.pids).toEqual(tree.pids);
+    expect(known.rssBytes).toBeGreaterThan(0);
+    const gone = tree.pids[2]!;
+    process.kill(gone, 'SIGKILL');
+    const after = await eventually(() => {
+      const k = sampleKnown(tree.pids, reader);
+      return k !== null && !k.pids.includes(gone) ? k : false;
+    });
+    expect(after.pids).toEqual(tree.pids.filter((p) => p !== gone));
+    expect(sampleKnown([2 ** 22 + 7, ...tree.pids.slice(1)], reader)).toBeNull();
+    reader.closeAll();
   });
 });
