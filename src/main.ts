@@ -86,7 +86,8 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
       droplets, dirs, backend, ports: new PortAllocator(), probe: tcpProbe, appUser,
     },
     reapDroplets: async (inUse) => {
-      for (const sha1 of await droplets.reap(inUse)) await spares?.drop(sha1);
+      const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);
+      for (const sha1 of await droplets.reap(keep)) await spares?.drop(sha1);
     },
   });
   const monitor = new Monitor({

@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Logger } from '../platform/logger.js';
@@ -89,6 +89,21 @@ export class OverlayDirs implements InstanceDirs {
     }
     await chmod(box, 0o700);
     return tree;
+  }
+
+  /**
+   * Droplets whose tree is the lower layer of a live mount, this agent's or an earlier
+   * one's (its instances outlive it): never reaped, whatever the registry says.
+   */
+  async mountedDroplets(): Promise<Set<string>> {
+    const prefix = `lowerdir=${this.opts.layout.droplets}/`;
+    const found = new Set<string>();
+    const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+    for (const line of mounts.split('\n')) {
+      const at = line.indexOf(prefix);
+      if (at >= 0) found.add(line.slice(at + prefix.length, at + prefix.length + 40));
+    }
+    return found;
   }
 
   private async unmount(localId: string): Promise<void> {

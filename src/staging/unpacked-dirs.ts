@@ -18,6 +18,8 @@ export interface InstanceDirs {
   remove(localId: string): Promise<void>;
   /** After a crash: what the app wrote (its logs above all) is kept at crashes/<id>. */
   retire(localId: string): Promise<void>;
+  /** Droplets the directories still depend on, whatever the registry says. */
+  mountedDroplets(): Promise<Set<string>>;
 }
 
 export interface UnpackedDirsOptions {
@@ -45,6 +47,11 @@ export class UnpackedDirs implements InstanceDirs {
 
   async retire(localId: string): Promise<void> {
     await rename(this.opts.layout.instanceDir(localId), this.opts.layout.crashDir(localId)).catch(() => undefined);
+  }
+
+  /** Unpacked copies do not depend on the cached droplet. */
+  async mountedDroplets(): Promise<Set<string>> {
+    return new Set();
   }
 }
 

@@ -49,8 +49,10 @@ describe('OverlayDirs (real overlayfs, as root)', () => {
     expect(existsSync(join(b, 'new.txt'))).toBe(false);
     const tree = join(layout.droplets, SHA, 'lower', 'tree');
     expect(readFileSync(join(tree, 'startup'), 'utf8')).toBe('original');
+    expect(await dirs.mountedDroplets()).toEqual(new Set([SHA]));
     await dirs.remove(A);
     await dirs.remove(B);
+    expect(await dirs.mountedDroplets()).toEqual(new Set());
     expect(await mounted(a)).toBe(false);
     expect(existsSync(a)).toBe(false);
     expect(readdirSync(layout.layers)).toEqual([]);
