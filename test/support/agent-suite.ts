@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, startMessage, type AgentHandle, type AgentOptions } from './agent-process.js';
@@ -50,6 +51,9 @@ export async function agentSuite(config: AgentOptions['config'] = {}): Promise<A
       await bus.close();
       await files.close();
       await nats.stop();
+      // The agent unmounted and removed its instances on TERM; what is left is files.
+      await rm(agent.baseDir, { recursive: true, force: true });
+      await rm(dropletDir, { recursive: true, force: true });
     },
   };
 }
