@@ -44,6 +44,7 @@ export class Monitor {
   private readonly tracks = new Map<Instance, Track>();
   private timer: TimerHandle | null = null;
   private last: TickCost | null = null;
+  private diskWallMs = 0;
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -71,10 +72,18 @@ export class Monitor {
     const nowMs = this.deps.clock.now();
     const watched = [...this.deps.watched()];
     const due = new Set(this.deps.disk.due(watched.map((w) => w.instance.localId), nowMs, this.deps.diskMaxAgeMs));
+    this.diskWallMs = 0;
     for (const w of watched) this.sample(w, nowMs, due.has(w.instance.localId));
     this.prune(watched);
     const cpu = process.cpuUsage(cpu0);
-    this.last = { atMs: nowMs, wallMs: performance.now() - wall0, cpuMs: (cpu.user + cpu.system) / 1000, instances: watched.length };
+    this.last = {
+      atMs: nowMs,
+      wallMs: performance.now() - wall0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      instances: watched.length,
+      diskWallMs: this.diskWallMs,
+      diskMeasured: due.size,
+    };
     return this.last;
   }
 
@@ -85,9 +94,7 @@ export class Monitor {
     const now = { ticks: reading.cpuSeconds, atMs: nowMs };
     const cpu = cpuFraction(track.cpu, now, 1);
     track.cpu = now;
-    const disk = measureDisk
-      ? this.deps.disk.measure(w.instance.localId, w.dir, reading.pids, nowMs)
-      : this.deps.disk.last(w.instance.localId);
+    const disk = measureDisk ? this.measureDisk(w, reading.pids, nowMs) : this.deps.disk.last(w.instance.localId);
     const sample = { time: nowMs, cpu, memBytes: reading.memBytes, diskBytes: disk?.bytes ?? 0 };
     w.instance.recordUsage(sample, this.deps.maxSamples);
     this.enforce(w, track, sample, reading.pids);
@@ -106,6 +113,13 @@ export class Monitor {
       this.deps.renice(pids, nice);
       this.deps.logger.debug({ event: 'instance.reniced', instance_id: w.instance.instanceId, nice }, 'cpu hog reniced');
     }
+  }
+
+  private measureDisk(w: Watched, pids: readonly number[], nowMs: number) {
+    const t = performance.now();
+    const figure = this.deps.disk.measure(w.instance.localId, w.dir, pids, nowMs);
+    this.diskWallMs += performance.now() - t;
+    return figure;
   }
 
   private track(inst: Instance): Track {

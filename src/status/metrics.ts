@@ -60,6 +60,7 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   scalar('dea_reserved_disk_bytes', 'Disk reserved by instances', () => source.reservations().reservedDiskMb * MIB);
   scalar('dea_monitor_tick_wall_seconds', 'Wall time of the last monitor tick', () => msToS(source.lastTick()?.wallMs));
   scalar('dea_monitor_tick_cpu_seconds', 'CPU time of the last monitor tick', () => msToS(source.lastTick()?.cpuMs));
+  scalar('dea_monitor_tick_disk_wall_seconds', 'Part of the last tick spent measuring disk', () => msToS(source.lastTick()?.diskWallMs));
   return {
     registry,
     async render() {

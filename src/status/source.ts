@@ -5,6 +5,10 @@ import type { InstanceView } from '../instance/types.js';
 export interface TickCost {
   readonly atMs: number;
   readonly wallMs: number;
+  /** Of wallMs, the part spent measuring disk (the rest is CPU, memory and quotas). */
+  readonly diskWallMs: number;
+  /** Instances whose disk was measured this tick. */
+  readonly diskMeasured: number;
   readonly cpuMs: number;
   readonly instances: number;
 }

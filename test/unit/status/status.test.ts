@@ -35,7 +35,7 @@ const source: StatusSource = {
   instances: () => registry.all(),
   capacity: () => capacity,
   reservations: () => reservations(capacity, registry),
-  lastTick: () => ({ atMs: 1_004_000, wallMs: 1.5, cpuMs: 1.25, instances: 1 }),
+  lastTick: () => ({ atMs: 1_004_000, wallMs: 1.5, cpuMs: 1.25, instances: 1, diskWallMs: 0.5, diskMeasured: 1 }),
 };
 const ctx = { uuid: '0-abc', index: 0, host: '10.0.0.1:4000', credentials: ['u', 'p'] as const, stacks: ['cflinuxfs4'], backend: 'process', startMs: 1_000_000 };
 
