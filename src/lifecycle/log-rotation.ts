@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fstatSync, ftruncateSync, openSync, readlinkSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, ftruncateSync, lstatSync, openSync, readlinkSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const NOFOLLOW_READ = fsc.O_RDWR | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
@@ -36,6 +36,9 @@ export function appendLogLine(instanceDir: string, name: 'stdout.log' | 'stderr.
 }
 
 function rotateOne(path: string, maxBytes: number): boolean {
+  // This runs for every instance on every monitor interval: one lstat settles the common
+  // case (under the cap); only a log that looks due is opened and checked for real.
+  if (!looksDue(path, maxBytes)) return false;
   const fd = openExactly(path, NOFOLLOW_READ);
   if (fd === null) return false;
   try {
@@ -52,6 +55,14 @@ function rotateOne(path: string, maxBytes: number): boolean {
     return true;
   } finally {
     closeSync(fd);
+  }
+}
+
+function looksDue(path: string, maxBytes: number): boolean {
+  try {
+    return lstatSync(path).size > maxBytes;
+  } catch {
+    return false;
   }
 }
 
