@@ -24,3 +24,11 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   echo "setup: installing npm packages" >&2
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
 fi
+
+# The container backend's supervisor (libexec/container), a small C program: rebuilt
+# whenever a source is newer than the binary.
+command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || {
+  echo "setup: installing the C toolchain for libexec/container" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc make libc6-dev >/dev/null
+}
+make -s -C libexec/container

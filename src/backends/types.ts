@@ -10,6 +10,8 @@ export interface LaunchSpec {
   readonly instanceId: string;
   /** The unpacked instance directory. */
   readonly dir: string;
+  /** The stack's root filesystem, which the container backend shows the app as `/`. */
+  readonly rootfs?: string;
   readonly mode: StartMode;
   /** The app's environment, in export order. */
   readonly env: readonly (readonly [string, string])[];
@@ -63,6 +65,12 @@ export interface InstanceProcess {
 
 export interface Backend {
   readonly kind: 'process' | 'container' | 'fake';
+  /**
+   * Where the app sees its instance directory (the container backend: /home/vcap), or
+   * null when it runs on the host and sees the real path. Paths in the app's
+   * environment (HOME, TMPDIR) are built on it.
+   */
+  readonly instanceRoot: string | null;
   launch(spec: LaunchSpec): Promise<InstanceProcess>;
   /** Re-attaches to an instance launched by an earlier agent; null if it is gone. */
   recover(handle: BackendHandle): Promise<InstanceProcess | null>;

@@ -62,6 +62,7 @@ export interface FakeWorld {
 
 export class FakeBackend implements Backend {
   readonly kind = 'fake' as const;
+  readonly instanceRoot = null;
   private readonly world: FakeWorld;
 
   constructor(

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, constants as fsc } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
@@ -8,6 +8,7 @@ import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../typ
 import { SupervisedProcess } from './supervised-process.js';
 import { startTimeTicks } from './proc-tree.js';
 import { ProcReader } from '../../monitor/proc-reader.js';
+import { appEnv, openAppLog } from '../app-io.js';
 
 export interface ProcessBackendOptions {
   /** Where per-instance supervisor records live (agent-owned, not app-writable). */
@@ -18,14 +19,13 @@ export interface ProcessBackendOptions {
   readonly logger: Logger;
 }
 
-const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 /**
  * The v1 way: a supervising shell per instance that outlives the agent, a launcher that
  * applies ulimits and drops privileges, the app in a process group of its own.
  */
 export class ProcessBackend implements Backend {
   readonly kind = 'process' as const;
+  readonly instanceRoot = null;
   /** One reader for every instance: it keeps a /proc descriptor per sampled process. */
   private readonly reader = new ProcReader();
 
@@ -48,14 +48,14 @@ export class ProcessBackend implements Backend {
 
   private spawnSupervisor(spec: LaunchSpec, runDir: string) {
     const { libexecDir } = this.opts;
-    const out = openLog(spec.stdoutPath);
-    const err = openLog(spec.stderrPath);
+    const out = openAppLog(spec.stdoutPath);
+    const err = openAppLog(spec.stderrPath);
     try {
       return spawn('/bin/bash', [join(libexecDir, 'supervise.sh'), runDir, ...launchArgs(spec)], {
         cwd: spec.dir,
         detached: true, // own session: the instance survives the agent
         stdio: ['ignore', out, err],
-        env: envObject(spec),
+        env: appEnv(spec),
       });
     } finally {
       closeSync(out);
@@ -85,17 +85,6 @@ export function launchArgs(spec: LaunchSpec): string[] {
   ];
 }
 
-function envObject(spec: LaunchSpec): Record<string, string> {
-  const env: Record<string, string> = { PATH: BASE_PATH };
-  for (const [k, v] of spec.env) env[k] = v;
-  if (spec.mode.kind === 'v2') env.DEA_START_COMMAND = spec.mode.startCommand;
-  return env;
-}
-
-function openLog(path: string): number {
-  // O_NOFOLLOW: a droplet cannot turn its log file into a link to somewhere else.
-  return openSync(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o640);
-}
 
 function spawned(child: ReturnType<typeof spawn>): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,11 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
-import { constants } from 'node:os';
 import { sampleKnown, sampleTree } from '../../monitor/tree.js';
 import type { ProcReader } from '../../monitor/proc-reader.js';
 import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
 import { isSameProcess, processTree } from './proc-tree.js';
+import { readExitRecord as readExit } from '../exit-record.js';
 
 const POLL_MS = 250;
 /** A process forked meanwhile is counted within this many monitor ticks. */
@@ -125,22 +125,4 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: the group is gone already.
   }
-}
-
-function readExit(runDir: string): ExitInfo {
-  try {
-    const status = Number(readFileSync(join(runDir, 'exit_status'), 'utf8').trim());
-    if (!Number.isInteger(status)) return { exitStatus: -1, signal: null, event: null };
-    return { exitStatus: status, signal: signalName(status), event: null };
-  } catch {
-    return { exitStatus: -1, signal: null, event: null };
-  }
-}
-
-/** bash reports death by signal N as 128+N. */
-function signalName(status: number): string | null {
-  if (status <= 128) return null;
-  const n = status - 128;
-  const entry = Object.entries(constants.signals).find(([, v]) => v === n);
-  return entry ? entry[0] : null;
 }

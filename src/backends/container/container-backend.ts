@@ -1,0 +1,127 @@
+import { lchown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../../platform/clock.js';
+import type { Logger } from '../../platform/logger.js';
+import { AgentError, ErrorCodes } from '../../errors.js';
+import { startTimeTicks } from '../process/proc-tree.js';
+import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../types.js';
+import type { CgroupHost } from './cgroup-host.js';
+import type { CgroupLimits } from './cgroup-limits.js';
+import { InstanceCgroups } from './cgroups.js';
+import { ContainerProcess, type ContainerParts } from './container-process.js';
+import { launchContainer } from './launcher.js';
+import type { UidPool } from './uid-pool.js';
+
+export interface ContainerBackendOptions {
+  /** Per-instance supervisor records (agent-owned; hidden from every container). */
+  readonly runDir: string;
+  /** libexec/container/dea-container */
+  readonly helper: string;
+  /** The v2 start script's text (libexec/start.sh), run by bash inside the container. */
+  readonly startScript: string;
+  readonly host: CgroupHost;
+  /** The directory under each hierarchy that holds the instances' groups. */
+  readonly cgroupRoot: string;
+  /** The root filesystem for a spec that names none (the first stack's package_path). */
+  readonly defaultRootfs: string;
+  /** An LXCFS mount to bind /proc files from, or null. */
+  readonly lxcfsDir: string | null;
+  /** Paths in the root filesystem no app may see (the agent's base_dir). */
+  readonly masks: readonly string[];
+  readonly uids: UidPool;
+  /** A group every app joins: the group that owns the unpacked droplet trees. */
+  readonly appGroup: number | null;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * The Warden way: a cgroup per instance in every hierarchy, own PID, mount, UTS and IPC
+ * namespaces, the stack's rootfs read-only, the instance directory at /home/vcap, a uid
+ * of its own. The work of making the container is done by a small C supervisor
+ * (libexec/container), one process start per instance.
+ */
+export class ContainerBackend implements Backend {
+  readonly kind = 'container' as const;
+  readonly instanceRoot = '/home/vcap';
+
+  constructor(private readonly opts: ContainerBackendOptions) {}
+
+  async launch(spec: LaunchSpec): Promise<InstanceProcess> {
+    const uid = await this.opts.uids.acquire();
+    if (uid === null) throw failed('no free uid for the container (the uid pool is exhausted)');
+    const release = () => this.opts.uids.release(uid);
+    let cgroups: InstanceCgroups;
+    try {
+      cgroups = await InstanceCgroups.create(this.opts.host, this.opts.cgroupRoot, spec.instanceId, limitsOf(spec), this.opts.clock);
+    } catch (err) {
+      await release();
+      throw failed(`cannot create the container's cgroups: ${reason(err)}`, err);
+    }
+    const runDir = join(this.opts.runDir, spec.instanceId);
+    try {
+      return await this.start(spec, uid, cgroups, runDir, release);
+    } catch (err) {
+      await cgroups.killAll().catch(() => undefined);
+      await cgroups.remove().catch(() => undefined);
+      await rm(runDir, { recursive: true, force: true });
+      await release();
+      throw failed(`cannot start the container: ${reason(err)}`, err);
+    }
+  }
+
+  async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
+    const runDir = String(handle.runDir);
+    const uid = Number(handle.uid);
+    const cgroups = InstanceCgroups.locate(this.opts.host, this.opts.cgroupRoot, String(handle.cgroup), this.opts.clock);
+    const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, release: () => this.opts.uids.release(uid) };
+    const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
+    return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
+  }
+
+  private async start(spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, release: () => Promise<void>) {
+    await rm(runDir, { recursive: true, force: true });
+    await mkdir(join(runDir, 'root'), { recursive: true, mode: 0o700 });
+    await ownForApp(spec.dir, uid);
+    const { child, initPid } = await launchContainer(this.opts.helper, spec, {
+      runDir,
+      rootfs: spec.rootfs ?? this.opts.defaultRootfs,
+      home: spec.dir,
+      hostname: spec.instanceId,
+      lxcfs: this.opts.lxcfsDir,
+      v2Script: this.opts.startScript,
+      cgroupProcs: cgroups.procsFiles(),
+      masks: this.opts.masks,
+      uid,
+      gid: uid,
+      groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
+    });
+    const pid = child.pid as number;
+    const handle: BackendHandle = {
+      kind: 'container', runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid), initPid, uid, cgroup: spec.instanceId,
+    };
+    await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
+    return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, release }, child);
+  }
+}
+
+function limitsOf(spec: LaunchSpec): CgroupLimits {
+  return { memBytes: spec.limits.memMb * 1024 * 1024, cpuShares: spec.limits.cpuShares, pidsMax: spec.limits.nproc };
+}
+
+/** The instance's own directories become its uid's; what the droplet brought stays shared. */
+async function ownForApp(dir: string, uid: number): Promise<void> {
+  for (const d of [dir, join(dir, 'logs'), join(dir, 'tmp'), join(dir, 'app')]) {
+    await lchown(d, uid, uid).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+}
+
+function failed(message: string, cause?: unknown): AgentError {
+  return new AgentError(ErrorCodes.BACKEND_FAILED, message, { cause, exitDescription: `failed to start: ${message}` });
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,102 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sleep, type Clock } from '../../platform/clock.js';
+import { CgroupReader } from '../../monitor/cgroup-reader.js';
+import { ExitDescriptions } from '../../errors.js';
+import { readExitRecord } from '../exit-record.js';
+import { isSameProcess } from '../process/proc-tree.js';
+import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
+import type { InstanceCgroups } from './cgroups.js';
+
+const POLL_MS = 250;
+/** 128 + SIGKILL: how an OOM-killed app's exit reads. */
+const KILLED = 137;
+
+export interface ContainerParts {
+  readonly handle: BackendHandle;
+  readonly runDir: string;
+  readonly cgroups: InstanceCgroups;
+  readonly clock: Clock;
+  /** Gives back what the backend holds for the instance (its uid). */
+  readonly release: () => Promise<void>;
+}
+
+/** One container instance: exit from its supervisor's record, usage from its cgroups. */
+export class ContainerProcess implements InstanceProcess {
+  readonly handle: BackendHandle;
+  readonly exited: Promise<ExitInfo>;
+  private readonly reader: CgroupReader;
+  private destroyed: Promise<void> | null = null;
+
+  private constructor(private readonly parts: ContainerParts, supervisorGone: Promise<void>) {
+    this.handle = parts.handle;
+    this.reader = new CgroupReader(parts.cgroups.readerDirs());
+    this.exited = supervisorGone.then(() => this.exitInfo());
+  }
+
+  /** A container this agent started: its supervisor is our child. */
+  static ofChild(parts: ContainerParts, child: ChildProcess): ContainerProcess {
+    const gone = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
+    return new ContainerProcess(parts, gone);
+  }
+
+  /** A container an earlier agent started: its supervisor is watched by polling. */
+  static adopt(parts: ContainerParts, supervisorPid: number, supervisorStart: number | null): ContainerProcess | null {
+    if (!existsSync(parts.runDir)) return null;
+    const gone = (async () => {
+      while (isSameProcess(supervisorPid, supervisorStart) && !existsSync(join(parts.runDir, 'exit_status'))) {
+        await sleep(parts.clock, POLL_MS);
+      }
+    })();
+    return new ContainerProcess(parts, gone);
+  }
+
+  /** The cgroup's own counters, read through kept descriptors: no /proc walk. */
+  usage(): UsageReading | null {
+    const u = this.reader.read();
+    if (u === null || u.cpuNs === null || u.memBytes === null) return null;
+    return { cpuSeconds: u.cpuNs / 1e9, memBytes: u.memBytes, pids: this.parts.cgroups.pids() };
+  }
+
+  async pids(): Promise<number[]> {
+    return this.parts.cgroups.pids();
+  }
+
+  /** TERM to every process of the instance; after `graceMs`, SIGKILL to all at once. */
+  async stop(graceMs: number): Promise<ExitInfo> {
+    this.parts.cgroups.signalAll('SIGTERM');
+    const done = await Promise.race([this.exited.then(() => true), sleep(this.parts.clock, graceMs).then(() => false)]);
+    if (!done) await this.parts.cgroups.killAll();
+    const info = await this.exited;
+    // The init's exit ends its namespace; this sweeps anything still on its way out.
+    await this.parts.cgroups.killAll();
+    return info;
+  }
+
+  /** Kills what is left, then removes the cgroups, the records and the uid (idempotent). */
+  destroy(): Promise<void> {
+    this.destroyed ??= this.teardown();
+    return this.destroyed;
+  }
+
+  private async teardown(): Promise<void> {
+    await this.parts.cgroups.killAll();
+    await this.exited;
+    this.reader.close();
+    await this.parts.cgroups.remove();
+    await rm(this.parts.runDir, { recursive: true, force: true });
+    await this.parts.release();
+  }
+
+  /** The supervisor's record, with an OOM kill told apart from any other SIGKILL. */
+  private exitInfo(): ExitInfo {
+    const info = readExitRecord(this.parts.runDir);
+    const oom = info.exitStatus === KILLED && this.parts.cgroups.oomKills() > 0;
+    return oom ? { ...info, event: ExitDescriptions.outOfMemory } : info;
+  }
+}

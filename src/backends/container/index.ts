@@ -1,0 +1,4 @@
+export { ContainerBackend, type ContainerBackendOptions } from './container-backend.js';
+export { detectCgroupHost, containerCapable, type CgroupHost } from './cgroup-host.js';
+export { prepareCgroupRoot } from './cgroups.js';
+export { UidPool, passwdUids } from './uid-pool.js';
