@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent/agent.js';
 import { ProcessBackend } from './backends/process/index.js';
+import { createContainerBackend } from './backends/container/index.js';
+import type { Backend } from './backends/types.js';
 import { connectNatsBus } from './bus/nats-bus.js';
 import { checkConfigFile, loadConfig, type AgentConfig } from './config/index.js';
 import { systemClock } from './platform/clock.js';
@@ -77,8 +79,8 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   const droplets = new DropletCache({ dropletsDir: layout.droplets, tmpDir: layout.tmp, logger });
   await droplets.init();
   const bus = await connectNatsBus(config.natsServers, logger, `dea-${config.index}`);
-  const backend = chooseBackend(config, layout, logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
+  const backend = await chooseBackend(config, layout, appUser, logger);
   const { dirs, spares } = await instanceDirs(layout, appUser, logger);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
@@ -162,10 +164,39 @@ async function instanceDirs(
   return { dirs: new UnpackedDirs({ layout, unpack: unpackDroplet, user, spares }), spares };
 }
 
-function chooseBackend(config: AgentConfig, layout: Layout, logger: Logger) {
-  // The container backend arrives in a later issue; until then `auto` means process.
-  if (config.backend.kind === 'container') logger.warn({ event: 'backend.unavailable', kind: 'container' }, 'container backend not built yet: using process');
-  logger.info({ event: 'backend.chosen', kind: 'process' }, 'backend: process');
+/**
+ * `container` where this host can run it (root, writable cgroups), else `process`, with
+ * the reason in the log; varz shows the choice. `auto` stays on `process` until the
+ * container backend runs the whole suite (issue 11 in progress).
+ */
+async function chooseBackend(
+  config: AgentConfig,
+  layout: Layout,
+  appUser: { uid: number; gid: number } | null,
+  logger: Logger,
+): Promise<Backend> {
+  if (config.backend.kind === 'container') {
+    const c = config.backend.container;
+    const choice = await createContainerBackend({
+      baseDir: layout.baseDir,
+      runDir: layout.supervise,
+      uidDir: join(layout.db, 'uids'),
+      libexecDir: LIBEXEC,
+      cgroupRoot: c.cgroupRoot,
+      lxcfsDir: c.lxcfsDir,
+      defaultRootfs: config.stacks[0]?.packagePath ?? '/',
+      appGroup: appUser?.gid ?? null,
+      clock: systemClock,
+      logger,
+    });
+    if (choice.ok) {
+      logger.info({ event: 'backend.chosen', kind: 'container', asked: config.backend.kind }, 'backend: container');
+      return choice.backend;
+    }
+    const level = config.backend.kind === 'container' ? 'warn' : 'info';
+    logger[level]({ event: 'backend.container.unavailable', why: choice.why }, `container backend unavailable (${choice.why}): using process`);
+  }
+  logger.info({ event: 'backend.chosen', kind: 'process', asked: config.backend.kind }, 'backend: process');
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
 }
 

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
+import type { Clock } from '../../platform/clock.js';
+import type { Logger } from '../../platform/logger.js';
+import { containerCapable, detectCgroupHost, type CgroupHost } from './cgroup-host.js';
+import { prepareCgroupRoot } from './cgroups.js';
+import { ContainerBackend } from './container-backend.js';
+import { passwdUids, UidPool } from './uid-pool.js';
+
+/** Warden's pool began at 10000; ours sits clear of the usual local accounts. */
+export const UID_POOL_START = 40_000;
+export const UID_POOL_SIZE = 4096;
+
+export interface ContainerSetup {
+  readonly baseDir: string;
+  /** Where supervisor records go (hidden from apps with the rest of base_dir). */
+  readonly runDir: string;
+  readonly uidDir: string;
+  readonly libexecDir: string;
+  readonly cgroupRoot: string;
+  readonly lxcfsDir: string;
+  readonly defaultRootfs: string;
+  readonly appGroup: number | null;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export type ContainerChoice = { ok: true; backend: ContainerBackend; host: CgroupHost } | { ok: false; why: string };
+
+/**
+ * The container backend, if this host can run it: root, cgroups with memory, CPU and
+ * pids, and a writable cgroup root in every hierarchy. Says why not otherwise.
+ */
+export async function createContainerBackend(s: ContainerSetup): Promise<ContainerChoice> {
+  if (process.getuid?.() !== 0) return { ok: false, why: 'the agent is not root' };
+  const host = detectCgroupHost();
+  const capable = containerCapable(host);
+  if (!capable.ok) return capable;
+  try {
+    await prepareCgroupRoot(host, s.cgroupRoot);
+  } catch (err) {
+    return { ok: false, why: `cgroups are not writable: ${(err as Error).message}` };
+  }
+  const uids = new UidPool({ dir: s.uidDir, start: UID_POOL_START, size: UID_POOL_SIZE, reserved: passwdUids() });
+  await uids.init();
+  const lxcfs = lxcfsMounted(s.lxcfsDir);
+  s.logger.info({ event: 'backend.cgroups', layout: host.layout, v1: [...host.v1.keys()], unified: host.unified, v2_controllers: [...host.v2Controllers] }, `cgroups: ${host.layout}`);
+  if (!lxcfs) s.logger.info({ event: 'backend.lxcfs.absent', dir: s.lxcfsDir }, 'LXCFS is not mounted there: apps see the host /proc/meminfo');
+  const backend = new ContainerBackend({
+    runDir: s.runDir,
+    helper: join(s.libexecDir, 'container', 'dea-container'),
+    startScript: readFileSync(join(s.libexecDir, 'start.sh'), 'utf8'),
+    host,
+    cgroupRoot: s.cgroupRoot,
+    defaultRootfs: s.defaultRootfs,
+    lxcfsDir: lxcfs ? s.lxcfsDir : null,
+    masks: hidden(s.defaultRootfs, s.baseDir),
+    uids,
+    appGroup: s.appGroup,
+    clock: s.clock,
+    logger: s.logger,
+  });
+  return { ok: true, backend, host };
+}
+
+/** Whether an LXCFS (a fuse.lxcfs mount) is mounted at `dir`. */
+export function lxcfsMounted(dir: string, mountinfo = readMountinfo()): boolean {
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep > 0 && f[4] === dir && f[sep + 1] === 'fuse.lxcfs') return true;
+  }
+  return false;
+}
+
+/** base_dir as the container sees it, when the rootfs holds it (a rootfs of `/` does). */
+export function hidden(rootfs: string, baseDir: string): string[] {
+  const rel = relative(rootfs, baseDir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return [];
+  return [`/${rel}`];
+}
+
+function readMountinfo(): string {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
