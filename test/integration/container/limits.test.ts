@@ -1,0 +1,100 @@
+/**
+ * The container backend on this host's real cgroups: every limit lands in the file the
+ * kernel enforces, the app is in its groups from its first instruction, and a start,
+ * stop and destroy leave no group, uid or record behind.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstanceProcess } from '../../../src/backends/types.js';
+import { containerHarness, readLog, waitFor, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await containerHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const read = (path: string) => readFileSync(path, 'utf8').trim();
+
+describe('limits', () => {
+  it('writes memory, memsw, cpu shares, pids and the device list into the instance groups', async () => {
+    const spec = await h.instance('cat /proc/self/cgroup; exec sleep 60', {
+      limits: { memMb: 96, diskMb: 64, fds: 300, nproc: 77, cpuShares: 12 },
+    });
+    const p = await h.backend.launch(spec);
+    try {
+      const id = spec.instanceId;
+      if (h.host.v1.has('memory')) {
+        expect(read(join(h.groupDir('memory', id), 'memory.limit_in_bytes'))).toBe(String(96 * 1024 * 1024));
+        if (h.host.hasMemsw) expect(read(join(h.groupDir('memory', id), 'memory.memsw.limit_in_bytes'))).toBe(String(96 * 1024 * 1024));
+      }
+      if (h.host.v1.has('cpu')) expect(read(join(h.groupDir('cpu', id), 'cpu.shares'))).toBe('12');
+      if (h.host.v1.has('pids')) expect(read(join(h.groupDir('pids', id), 'pids.max'))).toBe('77');
+      if (h.host.v1.has('devices')) {
+        const list = read(join(h.groupDir('devices', id), 'devices.list')).split('\n').sort();
+        expect(list).toEqual(['c 136:* rwm', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm']);
+      }
+      // The app's own view of its cgroups: the instance's group in every controller used.
+      await waitFor(() => expect(readLog(spec)).toContain(`memory:/${h.cgroupRoot}/${id}`));
+      expect(readLog(spec)).toContain(`pids:/${h.cgroupRoot}/${id}`);
+      // And the kernel's view: every process of the instance is in its groups.
+      const pids = await p.pids();
+      expect(pids.length).toBeGreaterThanOrEqual(2); // the init and the app
+      expect(read(join(h.groupDir('memory', id), 'cgroup.procs')).split('\n').map(Number).sort()).toEqual([...pids].sort());
+    } finally {
+      await stopAndDestroy(p);
+    }
+  });
+
+  it('limits open files and file size with rlimits, as the process backend does', async () => {
+    const spec = await h.instance('echo "nofile=$(ulimit -n) fsize=$(ulimit -f)"; exec sleep 60', {
+      limits: { memMb: 64, diskMb: 3, fds: 123, nproc: 64, cpuShares: 8 },
+    });
+    const p = await h.backend.launch(spec);
+    try {
+      // ulimit -f counts 1024-byte blocks in bash.
+      await waitFor(() => expect(readLog(spec)).toContain('nofile=123 fsize=3072'));
+    } finally {
+      await stopAndDestroy(p);
+    }
+  });
+
+  it('reports usage from the cgroup counters: CPU time grows while the app burns', async () => {
+    const spec = await h.instance('exec /usr/bin/node -e "for(;;){}"');
+    const p = await h.backend.launch(spec);
+    try {
+      const first = p.usage?.();
+      expect(first).not.toBeNull();
+      await waitFor(() => expect(p.usage?.()?.cpuSeconds ?? 0).toBeGreaterThan((first?.cpuSeconds ?? 0) + 0.2), 30_000);
+      const now = p.usage?.();
+      expect(now?.memBytes).toBeGreaterThan(1024 * 1024); // node's heap, at least
+      expect(now?.pids).toEqual(await p.pids());
+    } finally {
+      await stopAndDestroy(p);
+    }
+  });
+});
+
+describe('clean-up', () => {
+  it('leaves no group, uid, record or process after 100 starts and stops', async () => {
+    const before = h.leftoverGroups();
+    for (let i = 0; i < 100; i++) {
+      const spec = await h.instance(i % 2 === 0 ? 'exec sleep 60' : 'exit 3');
+      const p = await h.backend.launch(spec);
+      if (i % 2 === 0) await p.stop(5_000);
+      else expect((await p.exited).exitStatus).toBe(3);
+      await p.destroy();
+    }
+    expect(h.leftoverGroups()).toEqual(before);
+    expect(await (await import('node:fs/promises')).readdir(join(h.base, 'uids'))).toEqual([]);
+    expect(await (await import('node:fs/promises')).readdir(join(h.base, 'run'))).toEqual([]);
+  }, 120_000);
+});
+
+async function stopAndDestroy(p: InstanceProcess): Promise<void> {
+  await p.stop(5_000);
+  await p.destroy();
+}
