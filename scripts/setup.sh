@@ -11,6 +11,8 @@ command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v ps >/dev/null 2>&1 || need_apt+=(procps)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The container backend's /proc view of an instance's own limits (tests start their own).
+command -v lxcfs >/dev/null 2>&1 || need_apt+=(lxcfs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
