@@ -3,7 +3,7 @@ import type { LaunchSpec, StartMode } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
 import { readDropletInfo, type DropletInfo } from '../staging/droplet-info.js';
-import { buildEnvironment } from '../staging/env.js';
+import { buildEnvironment } from './env.js';
 import { makeOwnedDir } from '../staging/unpacked-dirs.js';
 import type { LifecycleDeps } from './ports.js';
 
