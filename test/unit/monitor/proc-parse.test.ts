@@ -121,37 +121,75 @@ describe('parseProcStat properties', () => {
     );
   });
 
-  it('both parsers agree (and never throw) on lines with a character inserted or dropped', () => {
+  it('both parsers accept a line with a character inserted or dropped exactly when it is still well formed', () => {
     const mutated = fc.tuple(statRecord, fc.nat(), fc.constantFrom('', ' ', ')', '(', '\n', 'x', '-', '7')).map(([r, at, ch]) => {
       const line = format(r);
       const i = at % line.length;
       return line.slice(0, i) + ch + line.slice(i + (ch === '' ? 1 : 0));
     });
     fc.assert(
-      fc.property(mutated, (line) => {
-        const t = parseProcStat(line);
-        const b = bytesOf(line);
-        if (t === null) {
-          expect(b).toBeNull();
-        } else {
-          const { pid: _p, comm: _c, ...fields } = t;
-          expect(b).toEqual(fields);
-        }
-      }),
+      fc.property(mutated, (line) => expectVerdict(line)),
       { numRuns: 2000 },
     );
   });
 
-  it('never throws on arbitrary text', () => {
+  it('both parsers accept a soup of stat-like tokens exactly when it is well formed (about 1 in 5 is)', () => {
+    const token = fc.oneof(
+      { weight: 20, arbitrary: fc.nat({ max: 99_999 }).map(String) },
+      { weight: 1, arbitrary: fc.constantFrom('S', 'x', '', '-1', '(a)', ')', '1)', '\n', '9'.repeat(16)) },
+    );
+    const state = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('S', 'R') }, { weight: 1, arbitrary: fc.constantFrom('SS', '', ')') });
+    const head = fc.oneof(
+      { weight: 1, arbitrary: fc.constant('') },
+      { weight: 4, arbitrary: fc.tuple(fc.nat({ max: 99_999 }), comm, state).map(([pid, c, st]) => `${pid} (${c}) ${st}`) },
+    );
+    const soup = fc.tuple(head, fc.array(token, { minLength: 18, maxLength: 26 })).map(([h, t]) => [h, ...t].join(' '));
     fc.assert(
-      fc.property(fc.string({ maxLength: 400 }), (s) => {
-        parseProcStat(s);
-        bytesOf(s);
-      }),
+      fc.property(soup, (line) => expectVerdict(line)),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('both parsers refuse arbitrary text (any characters, or those a stat line is made of), without throwing', () => {
+    const statChars = fc
+      .tuple(fc.constantFrom('', '1 (', '42 (a) S '), fc.string({ unit: fc.constantFrom('1', '2', ' ', '(', ')', 'S', '\n', 'x'), maxLength: 120 }))
+      .map(([start, rest]) => start + rest);
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 400 }), statChars), (s) => expectVerdict(s)),
       { numRuns: 1000 },
     );
   });
 });
+
+/**
+ * proc(5)'s shape of a stat line, as a test oracle independent of both parsers: the pid,
+ * " (", the command name up to the LAST ')', then " <state>" (one character) and fields
+ * 4–24 separated by single spaces; the fields the monitor decodes are 1–15 digits, the
+ * others anything without a space or newline. Whatever follows field 24 (after a space
+ * or a newline) is not looked at.
+ */
+const DECODED_FIELDS = new Set([4, 5, 14, 15, 16, 17, 20, 22, 24]);
+const FIELDS_AFTER_COMM = new RegExp(
+  `^ [^ \\n]${Array.from({ length: 21 }, (_, i) => ` ${DECODED_FIELDS.has(i + 4) ? '\\d{1,15}' : '[^ \\n]*'}`).join('')}(?:[ \\n]|$)`,
+);
+
+function wellFormed(line: string): boolean {
+  const close = line.lastIndexOf(')');
+  return /^\d+ \(/.test(line) && close >= 0 && FIELDS_AFTER_COMM.test(line.slice(close + 1));
+}
+
+/** Both parsers accept `line` iff it is well formed, and then agree on every field. */
+function expectVerdict(line: string): void {
+  const t = parseProcStat(line);
+  const b = bytesOf(line);
+  if (!wellFormed(line)) {
+    expect({ line, text: t, bytes: b }).toEqual({ line, text: null, bytes: null });
+    return;
+  }
+  expect(t, JSON.stringify(line)).not.toBeNull();
+  const { pid: _p, comm: _c, ...fields } = t!;
+  expect(b).toEqual(fields);
+}
 
 describe('parseStatm', () => {
   it('reads a real line', () => {
