@@ -21,6 +21,8 @@ export interface ContainerSetup {
   readonly lxcfsDir: string;
   readonly defaultRootfs: string;
   readonly appGroup: number | null;
+  /** The per-instance uids: [start, start + size). */
+  readonly uidPool?: { readonly start: number; readonly size: number };
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -41,7 +43,8 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
   } catch (err) {
     return { ok: false, why: `cgroups are not writable: ${(err as Error).message}` };
   }
-  const uids = new UidPool({ dir: s.uidDir, start: UID_POOL_START, size: UID_POOL_SIZE, reserved: passwdUids() });
+  const pool = s.uidPool ?? { start: UID_POOL_START, size: UID_POOL_SIZE };
+  const uids = new UidPool({ dir: s.uidDir, ...pool, reserved: passwdUids() });
   await uids.init();
   const lxcfs = lxcfsMounted(s.lxcfsDir);
   s.logger.info({ event: 'backend.cgroups', layout: host.layout, v1: [...host.v1.keys()], unified: host.unified, v2_controllers: [...host.v2Controllers] }, `cgroups: ${host.layout}`);

@@ -30,7 +30,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function containerHarness(opts: { lxcfsDir?: string; parent?: string } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  readonly lxcfsDir?: string;
+  /** Where the temp base dir goes (default: the OS temp dir). */
+  readonly parent?: string;
+  readonly uidPoolSize?: number;
+}
+
+export async function containerHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const base = await mkdtemp(join(opts.parent ?? tmpdir(), 'dea-container-'));
   await chmod(base, 0o755);
   const cgroupRoot = `dea-test-${randomBytes(4).toString('hex')}`;
@@ -43,6 +50,8 @@ export async function containerHarness(opts: { lxcfsDir?: string; parent?: strin
     lxcfsDir: opts.lxcfsDir ?? join(base, 'no-lxcfs'),
     defaultRootfs: '/',
     appGroup: null,
+    // A range of its own, so test files running side by side never share a uid.
+    uidPool: { start: 100_000 + randomBytes(2).readUInt16BE() * 16, size: opts.uidPoolSize ?? 16 },
     clock: systemClock,
     logger: silentLogger(),
   });

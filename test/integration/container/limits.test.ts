@@ -98,3 +98,33 @@ async function stopAndDestroy(p: InstanceProcess): Promise<void> {
   await p.stop(5_000);
   await p.destroy();
 }
+
+describe('a container that cannot be made', () => {
+  it('fails the launch with the reason and leaves no group, uid or record (rootfs missing)', async () => {
+    const before = h.leftoverGroups();
+    const spec = await h.instance('exec sleep 60', { rootfs: '/nonexistent-rootfs' });
+    await expect(h.backend.launch(spec)).rejects.toThrow(/cannot start the container: .*nonexistent-rootfs|No such file/);
+    expect(h.leftoverGroups()).toEqual(before);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(h.base, 'uids'))).toEqual([]);
+    expect(await readdir(join(h.base, 'run'))).toEqual([]);
+  });
+
+  it('fails the launch when the uid pool is exhausted, with a clear exit description', async () => {
+    const small = await containerHarness({ uidPoolSize: 1 });
+    try {
+      const first = await small.backend.launch(await small.instance('exec sleep 60'));
+      const err = await small.backend.launch(await small.instance('exec sleep 60')).catch((e: unknown) => e);
+      expect((err as { exitDescription?: string }).exitDescription).toMatch(/^failed to start: no free uid/);
+      // Only the first instance's groups exist (one per hierarchy): the refused one made none.
+      const groups = small.leftoverGroups();
+      expect(groups.length).toBeGreaterThan(0);
+      expect(groups.every((g) => g.endsWith(`/${String(first.handle.cgroup)}`))).toBe(true);
+      await first.stop(5_000);
+      await first.destroy();
+      expect(small.leftoverGroups()).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+});
