@@ -1,3 +1,5 @@
+import type { ContainerUsage } from '../instance/types.js';
+
 /**
  * The backend port: how an instance's process is created, signalled, stopped and
  * recovered. A backend reports exits and usage; it never changes instance state or
@@ -47,6 +49,8 @@ export interface UsageReading {
   readonly memBytes: number;
   /** The processes it counted: the main one first. */
   readonly pids: readonly number[];
+  /** The cgroup's own figures, where the instance has cgroups. */
+  readonly container?: ContainerUsage;
 }
 
 export interface InstanceProcess {

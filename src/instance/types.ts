@@ -51,6 +51,20 @@ export interface StartSpec {
   readonly vcapApplication: Readonly<Record<string, unknown>>;
 }
 
+/** A container instance's own cgroup figures (Warden's `info` stats). */
+export interface ContainerUsage {
+  /** page cache charged to the group, bytes */
+  readonly cacheBytes: number;
+  /** anonymous memory (rss), bytes */
+  readonly rssBytes: number;
+  /** the group's total CPU time, ns */
+  readonly cpuNs: number;
+  /** processes in the group */
+  readonly pids: number;
+  /** processes the kernel's OOM killer killed in the group */
+  readonly oomKills: number;
+}
+
 /** One monitor sample. */
 export interface UsageSample {
   /** ms since the epoch */
@@ -59,6 +73,8 @@ export interface UsageSample {
   readonly cpu: number;
   readonly memBytes: number;
   readonly diskBytes: number;
+  /** The cgroup's own figures, for container instances. */
+  readonly container?: ContainerUsage;
 }
 
 /** What the rest of the agent may read of an instance. */

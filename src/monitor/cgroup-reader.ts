@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { inactiveFileFromText, parseCpuacctUsage, parseCpuStatUsageUsec, parseMemoryCurrent, parseOomKills } from './proc-parse.js';
+import { cacheFromText, inactiveFileFromText, parseCpuacctUsage, rssFromText, parseCpuStatUsageUsec, parseMemoryCurrent, parseOomKills } from './proc-parse.js';
 import { closeQuietly, isGone, openOrNull, ReadBuffer } from './pseudo-file.js';
 
 /**
@@ -109,6 +109,8 @@ export class CgroupReader {
   private readonly memoryStatEvery: number;
   private reads = 0;
   private inactiveFile = 0;
+  private cache: number | null = null;
+  private rss: number | null = null;
   private closed = false;
 
   constructor(dirs: CgroupDirs, options: CgroupReaderOptions = {}) {
@@ -136,7 +138,11 @@ export class CgroupReader {
       const cpuStat = cpuacct === null ? text('cpu.stat') : null;
       const usage = text('memory.usage_in_bytes') ?? text('memory.current');
       const stat = this.reads++ % this.memoryStatEvery === 0 ? text('memory.stat') : null;
-      if (stat !== null) this.inactiveFile = inactiveFileFromText(stat);
+      if (stat !== null) {
+        this.inactiveFile = inactiveFileFromText(stat);
+        this.cache = cacheFromText(stat);
+        this.rss = rssFromText(stat);
+      }
       const oom = text('memory.oom_control') ?? text('memory.events');
       const usec = cpuStat === null ? null : parseCpuStatUsageUsec(cpuStat);
       const usageBytes = usage === null ? null : parseMemoryCurrent(usage);
@@ -151,6 +157,11 @@ export class CgroupReader {
       this.close();
       return null;
     }
+  }
+
+  /** Page cache and anonymous memory from memory.stat as of the last read() that read it. */
+  memoryStat(): { readonly cacheBytes: number | null; readonly rssBytes: number | null } {
+    return { cacheBytes: this.cache, rssBytes: this.rss };
   }
 
   /** Files held open. */

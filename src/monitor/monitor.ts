@@ -95,7 +95,7 @@ export class Monitor {
     const cpu = cpuFraction(track.cpu, now, 1);
     track.cpu = now;
     const disk = measureDisk ? this.measureDisk(w, reading.pids, nowMs) : this.deps.disk.last(w.instance.localId);
-    const sample = { time: nowMs, cpu, memBytes: reading.memBytes, diskBytes: disk?.bytes ?? 0 };
+    const sample = { time: nowMs, cpu, memBytes: reading.memBytes, diskBytes: disk?.bytes ?? 0, container: reading.container };
     w.instance.recordUsage(sample, this.deps.maxSamples);
     this.enforce(w, track, sample, reading.pids);
   }

@@ -219,6 +219,16 @@ export function parseOomKills(text: string): number | null {
   return keyValue(text, 'oom_kill');
 }
 
+/** Page cache of the group and its children: v1 `total_cache`, v2 `file`. */
+export function cacheFromText(memoryStat: string): number | null {
+  return keyValue(memoryStat, 'total_cache') ?? keyValue(memoryStat, 'file');
+}
+
+/** Anonymous memory of the group and its children: v1 `total_rss`, v2 `anon`. */
+export function rssFromText(memoryStat: string): number | null {
+  return keyValue(memoryStat, 'total_rss') ?? keyValue(memoryStat, 'anon');
+}
+
 /** inactiveFileBytes straight from memory.stat text. */
 export function inactiveFileFromText(memoryStat: string): number {
   return keyValue(memoryStat, 'total_inactive_file') ?? keyValue(memoryStat, 'inactive_file') ?? 0;

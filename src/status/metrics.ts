@@ -33,6 +33,12 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   perInstance('dea_instance_memory_quota_bytes', 'Memory quota of the instance', (i) => i.spec.limits.memMb * MIB);
   perInstance('dea_instance_disk_quota_bytes', 'Disk quota of the instance', (i) => i.spec.limits.diskMb * MIB);
   perInstance('dea_instance_fds_quota', 'File descriptor quota of the instance', (i) => i.spec.limits.fds);
+  // Container instances only: their cgroup's own figures.
+  perInstance('dea_instance_memory_cache_bytes', 'Page cache charged to the container', (i) => i.usage?.container?.cacheBytes ?? null);
+  perInstance('dea_instance_memory_rss_bytes', 'Anonymous memory of the container', (i) => i.usage?.container?.rssBytes ?? null);
+  perInstance('dea_instance_cpu_seconds', 'CPU time of the container since it started', (i) => (i.usage?.container ? i.usage.container.cpuNs / 1e9 : null));
+  perInstance('dea_instance_pids', 'Processes in the container', (i) => i.usage?.container?.pids ?? null);
+  perInstance('dea_instance_oom_kills', 'Processes the kernel OOM killer killed in the container', (i) => i.usage?.container?.oomKills ?? null);
   new Gauge({
     name: 'dea_instances',
     help: 'Instances by state',

@@ -60,7 +60,10 @@ export class ContainerProcess implements InstanceProcess {
   usage(): UsageReading | null {
     const u = this.reader.read();
     if (u === null || u.cpuNs === null || u.memBytes === null) return null;
-    return { cpuSeconds: u.cpuNs / 1e9, memBytes: u.memBytes, pids: this.parts.cgroups.pids() };
+    const pids = this.parts.cgroups.pids();
+    const stat = this.reader.memoryStat();
+    const container = { cacheBytes: stat.cacheBytes ?? 0, rssBytes: stat.rssBytes ?? 0, cpuNs: u.cpuNs, pids: pids.length, oomKills: u.oomKills ?? 0 };
+    return { cpuSeconds: u.cpuNs / 1e9, memBytes: u.memBytes, pids, container };
   }
 
   async pids(): Promise<number[]> {

@@ -12,6 +12,15 @@ export interface UsageStats {
   disk: number;
 }
 
+/** A container instance's cgroup figures (an extension; dea_ng's readers ignore it). */
+export interface ContainerStats {
+  mem_cache: number;
+  mem_rss: number;
+  cpu_time_ns: number;
+  pids: number;
+  oom_kills: number;
+}
+
 export interface InstanceStats {
   name: string;
   uris: string[];
@@ -22,6 +31,7 @@ export interface InstanceStats {
   disk_quota: number;
   fds_quota: number;
   usage: UsageStats;
+  container?: ContainerStats;
 }
 
 export interface FindReply {
@@ -68,7 +78,14 @@ function instanceStats(host: string, inst: InstanceView, nowMs: number): Instanc
     disk_quota: inst.spec.limits.diskMb * MIB,
     fds_quota: inst.spec.limits.fds,
     usage: usageStats(inst.usage, nowMs),
+    ...containerStats(inst.usage),
   };
+}
+
+function containerStats(usage: UsageSample | null): { container?: ContainerStats } {
+  const c = usage?.container;
+  if (c === undefined) return {};
+  return { container: { mem_cache: c.cacheBytes, mem_rss: c.rssBytes, cpu_time_ns: c.cpuNs, pids: c.pids, oom_kills: c.oomKills } };
 }
 
 export function findReply(

@@ -72,6 +72,11 @@ describe('limits', () => {
       const now = p.usage?.();
       expect(now?.memBytes).toBeGreaterThan(1024 * 1024); // node's heap, at least
       expect(now?.pids).toEqual(await p.pids());
+      // Warden-style figures from the group itself.
+      expect(now?.container?.rssBytes).toBeGreaterThan(1024 * 1024);
+      expect(now?.container?.pids).toBe(now?.pids.length);
+      expect(now?.container?.cpuNs).toBeGreaterThan(2e8);
+      expect(now?.container?.oomKills).toBe(0);
     } finally {
       await stopAndDestroy(p);
     }
