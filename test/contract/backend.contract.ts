@@ -1,11 +1,12 @@
 /**
- * The contract every Backend (src/backends/types.ts) must keep, as one vitest suite.
- * A backend's test file registers it with a subject that knows how to make apps of the
- * few behaviours below run on that backend (real scripts, or fake scripts).
+ * The contract every Backend (src/backends/types.ts) must keep, as one vitest suite. Each
+ * backend's test file registers it with a small adapter that says how to make apps of the
+ * few behaviours below run on that backend (real scripts, or fake scripts), where the app's
+ * own account of its pids comes from, whether a pid still runs, and how the backend's time
+ * passes (real time, or a virtual clock). Every case runs against every backend.
  */
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../../src/backends/types.js';
+import type { Backend, BackendHandle, ExitInfo, InstanceProcess, LaunchSpec } from '../../src/backends/types.js';
 
 /** The behaviours the contract needs from an app. */
 export type ContractApp =
@@ -18,71 +19,109 @@ export type ContractApp =
   /** Like `serves`, with one child process of its own. */
   | { readonly kind: 'forks' };
 
-export interface ContractSubject {
+export interface ContractAdapter {
   readonly backend: Backend;
   /** A launch spec for a fresh instance whose app behaves as `app`. */
-  spec(app: ContractApp): Promise<LaunchSpec>;
+  script(app: ContractApp): Promise<LaunchSpec>;
   /** Resolves once the app has set itself up (TERM trapped, child forked). */
   ready(spec: LaunchSpec): Promise<void>;
-  /** The app's own pids as it reports them: main process first, then its children. */
+  /**
+   * The app's own pids as the app tells them (a pid file, the script that made it), never
+   * as the backend reports them: main process first, then its children.
+   */
   appPids(spec: LaunchSpec): Promise<number[]>;
+  /** Whether a process with this pid runs (a zombie does not), as the kernel sees it. */
+  running(pid: number): boolean;
+  /** The backend's clock, in ms: the wall clock, or the fake's virtual one. */
+  now(): number;
+  /** Lets `ms` of the backend's time pass: waits for real, or advances a virtual clock. */
+  elapse(ms: number): Promise<void>;
+  /** Awaits `p` while the backend's time runs on as it needs to. */
+  settle<T>(p: Promise<T>): Promise<T>;
   /** The backend an agent started after this one would build over the same state. */
   successor(): Backend;
-  /** Awaits `p` while letting the backend's clock run. */
-  settle<T>(p: Promise<T>): Promise<T>;
-  /** Whether `p` is still pending after the backend had ample chance to settle it. */
-  stillPending(p: Promise<unknown>): Promise<boolean>;
-  /** Removes whatever the subject made (processes left over, directories). */
+  /** Removes whatever the adapter made (processes left over, directories). */
   dispose(): Promise<void>;
 }
 
 export interface ContractOptions {
-  /**
-   * Real processes: exits come from the kernel, and stop/destroy must reach every
-   * process of the instance (checked with kill(pid, 0)). The fake leaves these out.
-   */
-  readonly realProcesses: boolean;
   /** The grace given to a TERM-ignoring app before KILL. */
   readonly graceMs: number;
+  /**
+   * How long to watch for something that must not happen (an app that serves ending by
+   * itself): longer than the backend takes to notice an exit, e.g. a recovered instance's
+   * poll period.
+   */
+  readonly watchMs: number;
 }
 
 const TERM_STATUS = 128 + 15;
 const KILL_STATUS = 128 + 9;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Real timers may fire a millisecond before the wall clock says they are due. */
+const CLOCK_SLACK_MS = 2;
 
 /** A handle as a restarted agent would read it back from its snapshot. */
 function persisted(handle: BackendHandle): BackendHandle {
   return JSON.parse(JSON.stringify(handle)) as BackendHandle;
 }
 
-export function backendContract(name: string, makeSubject: () => Promise<ContractSubject>, opts: ContractOptions): void {
+export function backendContract(name: string, makeAdapter: () => Promise<ContractAdapter>, opts: ContractOptions): void {
   describe(`Backend contract: ${name}`, () => {
-    let s: ContractSubject;
+    let s: ContractAdapter;
     const procs: InstanceProcess[] = [];
 
     beforeEach(async () => {
-      s = await makeSubject();
+      s = await makeAdapter();
       procs.length = 0;
     });
 
     afterEach(async () => {
-      for (const p of procs) await p.destroy();
-      await s.dispose();
+      try {
+        for (const p of procs) await p.destroy();
+      } finally {
+        await s.dispose();
+      }
     });
 
     async function launch(app: ContractApp): Promise<{ spec: LaunchSpec; proc: InstanceProcess }> {
-      const spec = await s.spec(app);
+      const spec = await s.script(app);
       const proc = await s.backend.launch(spec);
       procs.push(proc);
       return { spec, proc };
+    }
+
+    async function recovered(proc: InstanceProcess): Promise<InstanceProcess> {
+      const again = await s.successor().recover(persisted(proc.handle));
+      expect(again).not.toBeNull();
+      procs.push(again!);
+      return again!;
+    }
+
+    /** When, on the backend's clock, `exited` settles (null until it has). */
+    function endTime(proc: InstanceProcess): { at: number | null } {
+      const seen = { at: null as number | null };
+      void proc.exited.then(() => (seen.at = s.now()));
+      return seen;
+    }
+
+    /** Waits until every pid has stopped running; a killed process may take a moment to be reaped. */
+    async function expectGone(pids: readonly number[]): Promise<void> {
+      for (let waited = 0; pids.some((p) => s.running(p)) && waited < 10_000; waited += 20) await s.elapse(20);
+      expect(pids.filter((p) => s.running(p)), 'pids still running').toEqual([]);
+    }
+
+    /** Stops a TERM-ignoring app and checks that only the KILL after the whole grace ended it. */
+    async function expectKilledAfterGrace(proc: InstanceProcess): Promise<ExitInfo> {
+      const ended = endTime(proc);
+      const t0 = s.now();
+      const stopped = proc.stop(opts.graceMs);
+      // Half the grace on, TERM alone has not ended it.
+      await s.elapse(opts.graceMs / 2);
+      expect(ended.at ?? Infinity).toBeGreaterThanOrEqual(t0 + opts.graceMs - CLOCK_SLACK_MS);
+      const info = await s.settle(stopped);
+      expect(ended.at! - t0).toBeGreaterThanOrEqual(opts.graceMs - CLOCK_SLACK_MS);
+      expect(info).toEqual({ exitStatus: KILL_STATUS, signal: 'SIGKILL', event: null });
+      return info;
     }
 
     describe('launch and exit', () => {
@@ -102,10 +141,14 @@ export function backendContract(name: string, makeSubject: () => Promise<Contrac
         expect(await proc.exited).toBe(first);
       });
 
-      it('keeps a running app running: exited stays pending', async () => {
+      it('keeps a running app running: exited stays pending while time passes', async () => {
         const { spec, proc } = await launch({ kind: 'serves' });
         await s.ready(spec);
-        expect(await s.stillPending(proc.exited)).toBe(true);
+        const ended = endTime(proc);
+        await s.elapse(opts.watchMs);
+        expect(ended.at).toBeNull();
+        const [main] = await s.appPids(spec);
+        expect(s.running(main!)).toBe(true);
       });
 
       it('gives a JSON-safe handle', async () => {
@@ -120,20 +163,14 @@ export function backendContract(name: string, makeSubject: () => Promise<Contrac
         await s.ready(spec);
         // A generous grace: a KILL would report 137, so 143 proves TERM did it.
         const info = await s.settle(proc.stop(60_000));
-        expect(info.exitStatus).toBe(TERM_STATUS);
-        expect(info.signal).toBe('SIGTERM');
+        expect(info).toEqual({ exitStatus: TERM_STATUS, signal: 'SIGTERM', event: null });
         expect(await proc.exited).toEqual(info);
       });
 
-      it('KILLs a TERM-ignoring app after the grace: 128+9', async () => {
+      it('KILLs a TERM-ignoring app after the grace, not before: 128+9', async () => {
         const { spec, proc } = await launch({ kind: 'ignoresTerm' });
         await s.ready(spec);
-        const stopped = proc.stop(opts.graceMs);
-        // TERM alone does not end it.
-        expect(await s.stillPending(proc.exited)).toBe(true);
-        const info = await s.settle(stopped);
-        expect(info.exitStatus).toBe(KILL_STATUS);
-        expect(info.signal).toBe('SIGKILL');
+        const info = await expectKilledAfterGrace(proc);
         expect(await proc.exited).toEqual(info);
       });
 
@@ -151,16 +188,15 @@ export function backendContract(name: string, makeSubject: () => Promise<Contrac
         expect(b.exitStatus).toBe(TERM_STATUS);
       });
 
-      if (opts.realProcesses) {
-        it('reaches every process of the instance: the child goes too', async () => {
-          const { spec, proc } = await launch({ kind: 'forks' });
-          await s.ready(spec);
-          const pids = await s.appPids(spec);
-          expect(pids).toHaveLength(2);
-          await s.settle(proc.stop(60_000));
-          for (const pid of pids) await expectGone(pid);
-        });
-      }
+      it('reaches every process of the instance: the child goes too', async () => {
+        const { spec, proc } = await launch({ kind: 'forks' });
+        await s.ready(spec);
+        const pids = await s.appPids(spec);
+        expect(pids).toHaveLength(2);
+        expect(pids.filter((p) => s.running(p))).toEqual(pids);
+        await s.settle(proc.stop(60_000));
+        await expectGone(pids);
+      });
     });
 
     describe('pids', () => {
@@ -188,13 +224,15 @@ export function backendContract(name: string, makeSubject: () => Promise<Contrac
         await expect(proc.destroy()).resolves.toBeUndefined();
       });
 
-      it('ends an app that still runs', async () => {
-        const { spec, proc } = await launch({ kind: 'serves' });
+      it('ends an app that still runs, children included: exited settles with the signal', async () => {
+        const { spec, proc } = await launch({ kind: 'forks' });
         await s.ready(spec);
         const own = await s.appPids(spec);
-        await proc.destroy();
-        await s.settle(proc.exited);
-        if (opts.realProcesses) for (const pid of own) await expectGone(pid);
+        expect(own).toHaveLength(2);
+        await s.settle(proc.destroy());
+        const info = await s.settle(proc.exited);
+        expect(info.signal).not.toBeNull();
+        await expectGone(own);
       });
 
       it('forgets the instance: recover gives null afterwards', async () => {
@@ -210,53 +248,32 @@ export function backendContract(name: string, makeSubject: () => Promise<Contrac
       it('re-attaches to a running instance: exited pending, then the stop status', async () => {
         const { spec, proc } = await launch({ kind: 'serves' });
         await s.ready(spec);
-        const next = s.successor();
-        const again = await next.recover(persisted(proc.handle));
-        expect(again).not.toBeNull();
-        if (!again) return;
-        procs.push(again);
-        expect(await s.stillPending(again.exited)).toBe(true);
+        const again = await recovered(proc);
+        const ended = endTime(again);
+        await s.elapse(opts.watchMs);
+        expect(ended.at).toBeNull();
         const [main] = await s.appPids(spec);
         expect(await again.pids()).toContain(main);
         const info = await s.settle(again.stop(60_000));
         expect(info.exitStatus).toBe(TERM_STATUS);
         expect((await s.settle(again.exited)).exitStatus).toBe(TERM_STATUS);
+        await expectGone([main!]);
       });
 
       it('reports the recorded exit status of an instance that died meanwhile', async () => {
         const { proc } = await launch({ kind: 'exits', status: 7 });
         await s.settle(proc.exited);
-        const again = await s.successor().recover(persisted(proc.handle));
-        expect(again).not.toBeNull();
-        if (!again) return;
-        procs.push(again);
+        const again = await recovered(proc);
         expect((await s.settle(again.exited)).exitStatus).toBe(7);
       });
 
-      it('re-attaches to a TERM-ignoring instance and still KILLs it after the grace', async () => {
+      it('re-attaches to a TERM-ignoring instance and still KILLs it after the grace, not before', async () => {
         const { spec, proc } = await launch({ kind: 'ignoresTerm' });
         await s.ready(spec);
-        const again = await s.successor().recover(persisted(proc.handle));
-        expect(again).not.toBeNull();
-        if (!again) return;
-        procs.push(again);
-        expect((await s.settle(again.stop(opts.graceMs))).exitStatus).toBe(KILL_STATUS);
+        const again = await recovered(proc);
+        await expectKilledAfterGrace(again);
+        await expectGone(await s.appPids(spec));
       });
     });
   });
-}
-
-/** A killed process may take a moment to be reaped by its parent. */
-async function expectGone(pid: number): Promise<void> {
-  for (let i = 0; i < 200 && isAlive(pid) && !isZombie(pid); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(isAlive(pid) && !isZombie(pid)).toBe(false);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }

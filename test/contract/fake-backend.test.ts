@@ -21,48 +21,59 @@ function launchSpec(over: Partial<LaunchSpec> = {}): LaunchSpec {
   };
 }
 
+/** An app's behaviour and the pids it was given, carried to the fake in its environment. */
+interface ScriptedApp {
+  readonly app: ContractApp;
+  readonly pids: readonly number[];
+}
+
 /** The contract's app behaviours as fake scripts, chosen from the spec's environment. */
 function contractScript(spec: LaunchSpec): FakeScript | undefined {
   const entry = spec.env.find(([k]) => k === 'CONTRACT_APP');
   if (!entry) return undefined;
-  const app = JSON.parse(entry[1]) as ContractApp;
+  const { app, pids } = JSON.parse(entry[1]) as ScriptedApp;
   switch (app.kind) {
     case 'exits':
-      return { exitAfterMs: 5, exitStatus: app.status };
+      return { exitAfterMs: 5, exitStatus: app.status, pids };
     case 'serves':
-      return {};
+      return { pids };
     case 'ignoresTerm':
-      return { ignoreTerm: true };
+      return { ignoreTerm: true, pids };
     case 'forks':
-      return { children: 1 };
+      return { pids };
   }
 }
+
+/** Pids the adapter hands its apps: far from the fake's own allocation, never reused. */
+let nextAppPid = 70_000;
 
 backendContract(
   'fake',
   async () => {
     const clock = new VirtualClock();
     const backend = new FakeBackend({ clock, script: contractScript });
+    // The app's own account of its pids: what the adapter scripted, not what the fake says.
+    const appPids = new Map<string, readonly number[]>();
     return {
       backend,
-      spec: async (app) => launchSpec({ env: [['CONTRACT_APP', JSON.stringify(app)]] }),
-      ready: async () => undefined,
-      appPids: async (spec) => [...(backend.process(spec.instanceId)?.ownPids ?? [])],
-      successor: () => backend.successor(),
-      settle: (p) => clock.runUntilSettled(p, { stepMs: 50 }),
-      stillPending: async (p) => {
-        let settled = false;
-        void p.then(
-          () => (settled = true),
-          () => (settled = true),
-        );
-        await clock.flush();
-        return !settled;
+      script: async (app) => {
+        const pids = Array.from({ length: app.kind === 'forks' ? 2 : 1 }, () => nextAppPid++);
+        const spec = launchSpec({ env: [['CONTRACT_APP', JSON.stringify({ app, pids } satisfies ScriptedApp)]] });
+        appPids.set(spec.instanceId, pids);
+        return spec;
       },
+      // A fake app is set up the moment it is launched.
+      ready: async () => undefined,
+      appPids: async (spec) => [...(appPids.get(spec.instanceId) ?? [])],
+      running: (pid) => backend.running(pid),
+      now: () => clock.now(),
+      elapse: (ms) => clock.advance(ms),
+      settle: (p) => clock.runUntilSettled(p, { stepMs: 50 }),
+      successor: () => backend.successor(),
       dispose: async () => undefined,
     };
   },
-  { realProcesses: false, graceMs: 1_000 },
+  { graceMs: 1_000, watchMs: 60_000 },
 );
 
 describe('FakeBackend scripts', () => {
@@ -158,6 +169,19 @@ describe('FakeBackend scripts', () => {
     expect(await backend.successor().recover(proc.handle)).toBe(proc);
     expect(await backend.recover({ fakeId: 'fake-unknown' })).toBeNull();
     expect(await backend.recover({})).toBeNull();
+  });
+
+  it('runs an app under the pids its script gives; they run until it ends, and cannot be taken twice', async () => {
+    const clock = new VirtualClock();
+    const backend = new FakeBackend({ clock, script: { pids: [500, 501] } });
+    const proc = await backend.launch(launchSpec());
+    expect(await proc.pids()).toEqual([500, 501]);
+    expect(proc.handle.pid).toBe(500);
+    expect([backend.running(500), backend.running(501), backend.running(502)]).toEqual([true, true, false]);
+    await expect(backend.launch(launchSpec())).rejects.toThrow(/already running/);
+    await proc.stop(0);
+    expect([backend.running(500), backend.running(501)]).toEqual([false, false]);
+    await expect(backend.launch(launchSpec())).resolves.toBeDefined();
   });
 
   it('lets a test end an app by hand', async () => {

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,21 @@ async function readPid(path: string): Promise<number[]> {
   }
 }
 
+/** Whether a process runs: it exists and is not a zombie waiting for its parent. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false; // gone between the two looks
+  }
+}
+
 backendContract(
   'process',
   async () => {
@@ -103,20 +118,22 @@ backendContract(
     const backend = backendOn(runDir);
     return {
       backend,
-      spec: (app) => makeInstance(root, { startup: SCRIPTS[app.kind](app) }),
+      script: (app) => makeInstance(root, { startup: SCRIPTS[app.kind](app) }),
       ready: async (spec) => {
         await eventually(() => existsSync(join(spec.dir, 'ready')), 10_000, 'app ready');
       },
+      // What the app wrote: its own $$ and the $! of its child.
       appPids: async (spec) => [...(await readPid(join(spec.dir, 'main.pid'))), ...(await readPid(join(spec.dir, 'child.pid')))],
-      successor: () => backendOn(runDir),
+      running,
+      now: () => Date.now(),
+      elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       settle: (p) => p,
-      // Longer than the adopted instance's poll period (250 ms).
-      stillPending: (p) =>
-        Promise.race([p.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 400))]),
+      successor: () => backendOn(runDir),
       dispose: () => rm(root, { recursive: true, force: true }),
     };
   },
-  { realProcesses: true, graceMs: 1_000 },
+  // watchMs: longer than a recovered instance's poll period (250 ms).
+  { graceMs: 1_000, watchMs: 600 },
 );
 
 // ---- what the process backend promises besides ---------------------------------------------

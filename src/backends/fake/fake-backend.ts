@@ -20,6 +20,12 @@ export interface FakeScript {
   readonly event?: string;
   /** How many child processes the app has besides its main one (they show in pids()). */
   readonly children?: number;
+  /**
+   * The app's own pids, main first, then its children (instead of `children`): lets a test
+   * know them from the app's side, the way a real app writes its pid to a file, rather than
+   * from the backend under test.
+   */
+  readonly pids?: readonly number[];
 }
 
 /** Picks the script of one launch; `undefined` falls back to the default script. */
@@ -54,6 +60,8 @@ const FIRST_PID = 40_000;
 /** The fake "kernel": processes outlive the backend object that launched them. */
 export interface FakeWorld {
   readonly processes: Map<string, FakeProcess>;
+  /** Pids of processes that run: launched, not yet ended (a destroyed instance's included until then). */
+  readonly livePids: Set<number>;
   readonly events: FakeEvent[];
   readonly launches: LaunchSpec[];
   nextPid: number;
@@ -69,7 +77,7 @@ export class FakeBackend implements Backend {
     private readonly opts: FakeBackendOptions,
     world?: FakeWorld,
   ) {
-    this.world = world ?? { processes: new Map(), events: [], launches: [], nextPid: FIRST_PID, nextId: 1 };
+    this.world = world ?? { processes: new Map(), livePids: new Set(), events: [], launches: [], nextPid: FIRST_PID, nextId: 1 };
   }
 
   /**
@@ -114,6 +122,11 @@ export class FakeBackend implements Backend {
     return this.processes().filter((p) => p.alive);
   }
 
+  /** Whether a process with this pid runs, as kill(pid, 0) would tell on a real kernel. */
+  running(pid: number): boolean {
+    return this.world.livePids.has(pid);
+  }
+
   async launch(spec: LaunchSpec): Promise<InstanceProcess> {
     this.world.launches.push(spec);
     const script = this.scriptFor(spec);
@@ -122,13 +135,13 @@ export class FakeBackend implements Backend {
       throw script.failLaunch;
     }
     const id = `fake-${this.world.nextId++}`;
-    const pid = this.world.nextPid;
-    const children = Math.max(0, script.children ?? 0);
-    const pids = Array.from({ length: 1 + children }, (_, i) => pid + i);
-    this.world.nextPid += pids.length;
+    const pids = script.pids ? [...script.pids] : this.allocatePids(1 + Math.max(0, script.children ?? 0));
+    const taken = pids.filter((p) => this.world.livePids.has(p));
+    if (pids.length === 0 || taken.length > 0) throw new Error(`fake: scripted pids ${pids.join(',')} empty or already running`);
     const proc = new FakeProcess(id, spec, script, pids, this.opts.clock, this.world);
+    for (const p of pids) this.world.livePids.add(p);
     this.world.processes.set(id, proc);
-    this.world.events.push({ type: 'launch', instanceId: spec.instanceId, pid });
+    this.world.events.push({ type: 'launch', instanceId: spec.instanceId, pid: proc.pid });
     return proc;
   }
 
@@ -138,6 +151,12 @@ export class FakeBackend implements Backend {
     const proc = typeof id === 'string' ? this.world.processes.get(id) : undefined;
     this.world.events.push({ type: 'recover', instanceId: proc?.spec.instanceId ?? null });
     return proc ?? null;
+  }
+
+  private allocatePids(n: number): number[] {
+    const first = this.world.nextPid;
+    this.world.nextPid += n;
+    return Array.from({ length: n }, (_, i) => first + i);
   }
 
   private scriptFor(spec: LaunchSpec): FakeScript {
@@ -214,6 +233,8 @@ export class FakeProcess implements InstanceProcess {
     if (this.info !== null) return;
     this.exitTimer?.cancel();
     this.info = info;
+    // Its children go with it: the fake has no orphans (a real app's may outlive it).
+    for (const p of this.ownPids) this.world.livePids.delete(p);
     this.world.events.push({ type: 'exit', instanceId: this.spec.instanceId, exitStatus: info.exitStatus, event: info.event });
     this.resolveExit(info);
   }
