@@ -11,6 +11,7 @@ import { createContainerBackend } from './backends/container/index.js';
 import type { Backend } from './backends/types.js';
 import { connectNatsBus } from './bus/nats-bus.js';
 import { checkConfigFile, loadConfig, type AgentConfig } from './config/index.js';
+import { appFiles } from './platform/app-files.js';
 import { systemClock } from './platform/clock.js';
 import { agentId, randomIds } from './platform/ids.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -20,6 +21,7 @@ import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
 import { SparePool } from './staging/spares.js';
+import { stagedFiles } from './staging/staged-files.js';
 import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
@@ -85,7 +87,7 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, dirs, backend, ports: new PortAllocator(), probe: tcpProbe, appUser,
+      droplets, dirs, backend, ports: new PortAllocator(), probe: tcpProbe, appUser, stagedFiles, appFiles,
     },
     reapDroplets: async (inUse) => {
       const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);

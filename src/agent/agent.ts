@@ -7,10 +7,12 @@ import { InstanceLifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleDeps } from '../lifecycle/ports.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { IdGenerator } from '../platform/ids.js';
+import { appFiles } from '../platform/app-files.js';
 import type { Logger } from '../platform/logger.js';
 import * as P from '../protocol/index.js';
 import { RouterClient } from '../router/router-client.js';
 import type { Layout } from '../staging/layout.js';
+import { stagedFiles } from '../staging/staged-files.js';
 import type { AgentContext } from './context.js';
 import { reapCrashes } from './crash-reaper.js';
 import * as H from './handlers.js';
@@ -25,10 +27,16 @@ export interface AgentDeps {
   readonly ids: IdGenerator;
   readonly logger: Logger;
   readonly layout: Layout;
-  readonly lifecycle: Omit<LifecycleDeps, 'config' | 'clock' | 'logger' | 'layout'>;
+  /**
+   * The composition root passes every port. The file ports may be left out, then they
+   * are the real file system: the agent's unit tests use real instance directories.
+   */
+  readonly lifecycle: Omit<LifecycleDeps, 'config' | 'clock' | 'logger' | 'layout' | FilePorts> & Partial<Pick<LifecycleDeps, FilePorts>>;
   /** Removes cached droplets no instance uses. */
   readonly reapDroplets: (inUse: ReadonlySet<string>) => Promise<unknown>;
 }
+
+type FilePorts = 'stagedFiles' | 'appFiles';
 
 const CRASH_REAP_MS = 10_000;
 const DROPLET_REAP_MS = 60_000;
@@ -60,7 +68,12 @@ export class Agent {
       resources: config.resources,
     }, clock);
     const router = new RouterClient(bus, { deaId: deps.id, host: config.localIp, index: config.index }, logger);
-    const lifecycle = new InstanceLifecycle({ ...deps.lifecycle, config, clock, logger, layout: deps.layout });
+    const lifecycle = new InstanceLifecycle({
+      ...deps.lifecycle,
+      stagedFiles: deps.lifecycle.stagedFiles ?? stagedFiles,
+      appFiles: deps.lifecycle.appFiles ?? appFiles,
+      config, clock, logger, layout: deps.layout,
+    });
     const onTransition = transitionEffects({
       reporter,
       router,

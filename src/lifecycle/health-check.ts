@@ -1,8 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { sleep, type Clock } from '../platform/clock.js';
-
-export type Probe = (host: string, port: number) => Promise<boolean>;
+import type { AppFiles, Probe } from './ports.js';
 
 export interface HealthCheckSpec {
   readonly host: string;
@@ -12,6 +9,12 @@ export interface HealthCheckSpec {
   /** false: a worker without URIs, healthy at once. */
   readonly checkPort: boolean;
   readonly timeoutMs: number;
+}
+
+export interface HealthCheckDeps {
+  readonly clock: Clock;
+  readonly probe: Probe;
+  readonly files: Pick<AppFiles, 'readStateFile'>;
 }
 
 /**
@@ -26,27 +29,29 @@ export function nextDelayMs(elapsedMs: number): number {
 }
 
 /** Resolves true once healthy, false on timeout; rejects when `signal` aborts. */
-export async function waitHealthy(spec: HealthCheckSpec, clock: Clock, probe: Probe, signal: AbortSignal): Promise<boolean> {
+export async function waitHealthy(spec: HealthCheckSpec, deps: HealthCheckDeps, signal: AbortSignal): Promise<boolean> {
   if (!spec.stateFile && !spec.checkPort) return true;
+  const { clock } = deps;
   const started = clock.now();
   for (;;) {
     signal.throwIfAborted();
-    if (await attempt(spec, probe)) return true;
+    if (await attempt(spec, deps)) return true;
     const elapsed = clock.now() - started;
     if (elapsed >= spec.timeoutMs) return false;
     await sleep(clock, Math.min(nextDelayMs(elapsed), spec.timeoutMs - elapsed), signal);
   }
 }
 
-async function attempt(spec: HealthCheckSpec, probe: Probe): Promise<boolean> {
-  if (spec.stateFile) return stateIsRunning(join(spec.stateFile.dir, spec.stateFile.path));
-  return probe(spec.host, spec.port);
+async function attempt(spec: HealthCheckSpec, deps: HealthCheckDeps): Promise<boolean> {
+  if (spec.stateFile) return stateIsRunning(await deps.files.readStateFile(spec.stateFile.dir, spec.stateFile.path));
+  return deps.probe(spec.host, spec.port);
 }
 
-async function stateIsRunning(path: string): Promise<boolean> {
+/** The app says it is up by writing `{"state": "RUNNING"}`; anything else is not yet. */
+export function stateIsRunning(text: string | null): boolean {
+  if (text === null) return false;
   try {
-    const doc = JSON.parse(await readFile(path, 'utf8')) as { state?: unknown };
-    return doc.state === 'RUNNING';
+    return (JSON.parse(text) as { state?: unknown } | null)?.state === 'RUNNING';
   } catch {
     return false;
   }

@@ -3,7 +3,6 @@ import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../
 import type { Instance } from '../instance/instance.js';
 import { APP_OWNED, STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
-import { appendLogLine, rotateLogs } from './log-rotation.js';
 import type { LifecycleDeps } from './ports.js';
 import { checkStack, prepare, type Prepared } from './prepare.js';
 
@@ -57,14 +56,14 @@ export class InstanceLifecycle {
     if (!run?.proc || run.killedFor !== null) return;
     if (!APP_OWNED.has(inst.state)) return;
     run.killedFor = reason;
-    appendLogLine(this.deps.layout.instanceDir(inst.localId), 'stderr.log', `[dea] ${reason}`);
+    this.deps.appFiles.appendLog(this.deps.layout.instanceDir(inst.localId), 'stderr.log', `[dea] ${reason}`);
     this.deps.logger.warn({ event: 'instance.quota.exceeded', instance_id: inst.instanceId, reason }, reason);
     await run.proc.stop(0);
   }
 
   /** Caps the instance's stdout/stderr; returns the names of the rotated files. */
   rotateLogs(inst: Instance, maxBytes: number): string[] {
-    return rotateLogs(this.deps.layout.instanceDir(inst.localId), maxBytes);
+    return this.deps.appFiles.rotateLogs(this.deps.layout.instanceDir(inst.localId), maxBytes);
   }
 
   /** dea.stop: STOPPING → process stopped → STOPPED, directory removed. */
@@ -90,7 +89,8 @@ export class InstanceLifecycle {
     run.proc = proc;
     log.info({ event: 'instance.launched', port: inst.hostPort }, 'instance launched');
     void proc.exited.then((info) => this.exited(inst, info));
-    const healthy = await waitHealthy(this.healthSpec(inst, prepared), this.deps.clock, this.deps.probe, run.abort.signal);
+    const { clock, probe, appFiles } = this.deps;
+    const healthy = await waitHealthy(this.healthSpec(inst, prepared), { clock, probe, files: appFiles }, run.abort.signal);
     if (inst.state !== 'STARTING') return;
     if (!healthy) {
       throw new AgentError(ErrorCodes.HEALTH_CHECK_FAILED, 'health check timed out', {

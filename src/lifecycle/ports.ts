@@ -2,8 +2,11 @@ import type { Backend } from '../backends/types.js';
 import type { InstanceConfig, StackConfig } from '../config/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { DropletInfo } from '../staging/droplet-info.js';
 import type { Layout } from '../staging/layout.js';
-import type { Probe } from './health-check.js';
+
+/** Whether something accepts connections on host:port. */
+export type Probe = (host: string, port: number) => Promise<boolean>;
 
 /** What the lifecycle needs from the droplet cache. */
 export interface DropletSource {
@@ -17,6 +20,34 @@ export interface Ports {
   allocate(): Promise<number>;
   claim(port: number): void;
   release(port: number | null): void;
+}
+
+export interface AppUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** What prepare reads and makes in an unpacked instance directory. */
+export interface StagedFiles {
+  /** What the droplet says about itself: start command, layout, state file. */
+  dropletInfo(dir: string): Promise<DropletInfo>;
+  /** The app's `logs/` and `tmp/`, owned by `user`; refused if something else stands there. */
+  makeAppDirs(dir: string, user: AppUser | null): Promise<void>;
+}
+
+export type LogName = 'stdout.log' | 'stderr.log';
+
+/**
+ * Files the app writes and the agent reads or caps. The app's user can swap a log for a
+ * link at any time, so the log adapter decides on the file it actually opened.
+ */
+export interface AppFiles {
+  /** The text of the droplet's state file (`path` relative to `dir`); null if unreadable. */
+  readStateFile(dir: string, path: string): Promise<string | null>;
+  /** Caps stdout/stderr at `maxBytes`; returns the names of the logs rotated. */
+  rotateLogs(dir: string, maxBytes: number): string[];
+  /** Appends an agent line to a log; false when the log could not be opened safely. */
+  appendLog(dir: string, name: LogName, line: string): boolean;
 }
 
 export interface LifecycleConfig {
@@ -37,6 +68,8 @@ export interface LifecycleDeps {
   readonly backend: Backend;
   readonly ports: Ports;
   readonly probe: Probe;
+  readonly stagedFiles: StagedFiles;
+  readonly appFiles: AppFiles;
   /** The user apps run as; null when the agent is not root. */
-  readonly appUser: { readonly uid: number; readonly gid: number } | null;
+  readonly appUser: AppUser | null;
 }

@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import type { LaunchSpec, StartMode } from '../backends/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
-import { readDropletInfo, type DropletInfo } from '../staging/droplet-info.js';
+import type { DropletInfo } from '../staging/droplet-info.js';
 import { buildEnvironment } from './env.js';
-import { makeOwnedDir } from '../staging/unpacked-dirs.js';
 import type { LifecycleDeps } from './ports.js';
 
 export interface Prepared {
@@ -23,19 +21,19 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
 export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
   inst.dropletSha1 = droplet.sha1;
+  // Layout builds it normalized, without a trailing slash: the paths below need no join.
   const dir = deps.layout.instanceDir(inst.localId);
   await deps.dirs.create(droplet, inst.localId, signal);
-  const info = await readDropletInfo(dir);
+  const info = await deps.stagedFiles.dropletInfo(dir);
   const mode = startMode(inst, info);
-  await makeOwnedDir(join(dir, 'logs'), deps.appUser);
-  await makeOwnedDir(join(dir, 'tmp'), deps.appUser);
+  await deps.stagedFiles.makeAppDirs(dir, deps.appUser);
   signal.throwIfAborted();
   const port = await deps.ports.allocate();
   inst.hostPort = port;
   const env = buildEnvironment({
     instance: inst,
     dir,
-    home: info.hasAppDir ? join(dir, 'app') : dir,
+    home: info.hasAppDir ? `${dir}/app` : dir,
     port,
     localIp: deps.config.localIp,
     startedAtMs: inst.startingTimestamp ?? deps.clock.now(),
@@ -50,8 +48,8 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
       env,
       limits: { ...inst.spec.limits, nproc: cfg.nprocLimit, cpuShares: cpuShares(inst.spec.limits.memMb, cfg) },
       user: deps.appUser,
-      stdoutPath: join(dir, 'logs', 'stdout.log'),
-      stderrPath: join(dir, 'logs', 'stderr.log'),
+      stdoutPath: `${dir}/logs/stdout.log`,
+      stderrPath: `${dir}/logs/stderr.log`,
     },
   };
 }

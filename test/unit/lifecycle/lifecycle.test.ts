@@ -1,20 +1,16 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBackend, type FakeScript } from '../../../src/backends/fake/index.js';
 import type { Instance, Transition } from '../../../src/instance/instance.js';
 import type { InstanceState, StartSpec } from '../../../src/instance/types.js';
 import { InstanceLifecycle } from '../../../src/lifecycle/lifecycle.js';
-import type { DropletSource, LifecycleConfig } from '../../../src/lifecycle/ports.js';
-import type { Unpack } from '../../../src/staging/spares.js';
-import { UnpackedDirs } from '../../../src/staging/unpacked-dirs.js';
+import type { AppUser, DropletSource, LifecycleConfig } from '../../../src/lifecycle/ports.js';
+import type { DropletInfo } from '../../../src/staging/droplet-info.js';
 import { silentLogger } from '../../../src/platform/logger.js';
 import { Layout } from '../../../src/staging/layout.js';
 import { eventually } from '../../support/eventually.js';
 import { VirtualClock } from '../../support/virtual-clock.js';
 import { newInstance } from '../instance/fixtures.js';
+import { MemoryAppFiles, MemoryDirs, MemoryStagedFiles, V1_INFO } from './fakes.js';
 
 const CONFIG: LifecycleConfig = {
   localIp: '127.0.0.1',
@@ -34,37 +30,28 @@ const CONFIG: LifecycleConfig = {
 
 interface HarnessOpts {
   readonly script?: FakeScript;
-  /** What the stub unpacker writes into the instance dir (default: a v1 `startup`). */
-  readonly files?: Readonly<Record<string, string>>;
+  /** What the unpacked droplet says about itself (default: a v1 `startup`). */
+  readonly info?: Partial<DropletInfo>;
   /** What the stub probe answers (default: healthy). */
   readonly healthy?: boolean;
+  readonly appUser?: AppUser;
 }
 
-const roots: string[] = [];
-
-afterEach(async () => {
-  for (const r of roots.splice(0)) await rm(r, { recursive: true, force: true });
-});
-
-async function harness(opts: HarnessOpts = {}) {
-  const root = await mkdtemp(join(tmpdir(), 'dea-lifecycle-'));
-  roots.push(root);
-  const layout = new Layout(root);
-  await layout.ensure();
+/** Every port in memory and the clock virtual: nothing here touches a disk or waits. */
+function harness(opts: HarnessOpts = {}) {
+  const layout = new Layout('/dea');
   const clock = new VirtualClock();
   const backend = new FakeBackend({ clock, script: opts.script ?? {} });
   const fetched: string[] = [];
   const droplets: DropletSource = {
     fetch: async (sha1, uri) => {
       fetched.push(uri);
-      return { sha1: sha1 ?? 'ab'.repeat(20), path: join(root, 'droplet.tgz') };
+      return { sha1: sha1 ?? 'ab'.repeat(20), path: '/dea/droplets/droplet.tgz' };
     },
   };
-  const files = opts.files ?? { startup: '#!/bin/bash\nexec sleep 1000\n' };
-  const unpack: Unpack = async (_tgz, dest) => {
-    for (const [name, text] of Object.entries(files)) await writeFile(join(dest, name), text, { mode: 0o755 });
-  };
-  const dirs = new UnpackedDirs({ layout, unpack, user: null });
+  const dirs = new MemoryDirs();
+  const stagedFiles = new MemoryStagedFiles({ ...V1_INFO, ...opts.info });
+  const appFiles = new MemoryAppFiles();
   let nextPort = 61_000;
   const released: (number | null)[] = [];
   const probes: [string, number][] = [];
@@ -81,19 +68,21 @@ async function harness(opts: HarnessOpts = {}) {
       probes.push([host, port]);
       return opts.healthy ?? true;
     },
-    appUser: null,
+    stagedFiles,
+    appFiles,
+    appUser: opts.appUser ?? null,
   });
   const transitions: [InstanceState, InstanceState][] = [];
   const make = (over: Partial<StartSpec> = {}): Instance =>
     newInstance(over, [(t: Transition) => transitions.push([t.from, t.to])]);
-  return { root, layout, clock, backend, fetched, released, probes, lifecycle, transitions, make };
+  return { layout, clock, backend, fetched, dirs, stagedFiles, appFiles, released, probes, lifecycle, transitions, make };
 }
 
 const crashes = (transitions: [InstanceState, InstanceState][]) => transitions.filter(([, to]) => to === 'CRASHED');
 
 describe('InstanceLifecycle.start', () => {
   it('prepares, launches and health-checks an instance into RUNNING', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make({ healthCheckTimeoutSecs: 5 });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('RUNNING');
@@ -111,15 +100,15 @@ describe('InstanceLifecycle.start', () => {
       mode: { kind: 'v1' },
       limits: { memMb: 256, diskMb: 1024, fds: 1024, nproc: 512, cpuShares: 32 },
       user: null,
-      stdoutPath: join(h.layout.instanceDir(inst.localId), 'logs', 'stdout.log'),
-      stderrPath: join(h.layout.instanceDir(inst.localId), 'logs', 'stderr.log'),
+      stdoutPath: `${h.layout.instanceDir(inst.localId)}/logs/stdout.log`,
+      stderrPath: `${h.layout.instanceDir(inst.localId)}/logs/stderr.log`,
     });
     expect(spec?.env).toContainEqual(['PORT', '61000']);
     expect(h.lifecycle.process(inst)).toBe(h.backend.process(inst.localId));
   });
 
   it('runs the message start command in v2 mode', async () => {
-    const h = await harness({ files: {} });
+    const h = harness({ info: { hasStartup: false } });
     const inst = h.make({ startCommand: 'bundle exec rackup -p $PORT' });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('RUNNING');
@@ -127,7 +116,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('a worker without URIs is healthy without a probe', async () => {
-    const h = await harness({ healthy: false });
+    const h = harness({ healthy: false });
     const inst = h.make({ uris: [] });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('RUNNING');
@@ -135,7 +124,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('crashes an instance that does not accept connections within the health check timeout', async () => {
-    const h = await harness({ healthy: false });
+    const h = harness({ healthy: false });
     const inst = h.make({ healthCheckTimeoutSecs: 3 });
     await h.clock.runUntilSettled(h.lifecycle.start(inst));
     expect(inst.state).toBe('CRASHED');
@@ -148,12 +137,12 @@ describe('InstanceLifecycle.start', () => {
     expect(h.backend.processes()).toEqual([]);
     expect(h.released).toEqual([61_000]);
     // The crash keeps its directory, moved aside.
-    expect(existsSync(h.layout.crashDir(inst.localId))).toBe(true);
-    expect(existsSync(h.layout.instanceDir(inst.localId))).toBe(false);
+    expect(h.dirs.retired).toEqual([inst.localId]);
+    expect(h.dirs.removed).toEqual([]);
   });
 
   it('crashes once, with "app instance exited" and the exit status, when the app exits during STARTING', async () => {
-    const h = await harness({ healthy: false, script: { exitAfterMs: 500, exitStatus: 3 } });
+    const h = harness({ healthy: false, script: { exitAfterMs: 500, exitStatus: 3 } });
     const inst = h.make();
     await h.clock.runUntilSettled(h.lifecycle.start(inst));
     await h.clock.advance(120_000); // well past the health check timeout: nothing more happens
@@ -168,7 +157,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('reports the backend event as the exit description (out of memory)', async () => {
-    const h = await harness({ script: { exitAfterMs: 1_000, exitStatus: 137, event: 'out of memory' } });
+    const h = harness({ script: { exitAfterMs: 1_000, exitStatus: 137, event: 'out of memory' } });
     const inst = h.make();
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('RUNNING');
@@ -180,7 +169,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('crashes a RUNNING instance whose app exits', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make();
     await h.lifecycle.start(inst);
     h.backend.process(inst.localId)?.exit(2);
@@ -191,7 +180,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('crashes with "missing start command" when there is no command and no startup script', async () => {
-    const h = await harness({ files: { 'README.txt': 'no startup here' } });
+    const h = harness({ info: { hasStartup: false } });
     const inst = h.make({ startCommand: null });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('CRASHED');
@@ -200,7 +189,7 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('crashes with "failed to start" for a stack this agent does not offer, before any download', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make({ stack: 'windows2012R2' });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('CRASHED');
@@ -210,14 +199,14 @@ describe('InstanceLifecycle.start', () => {
   });
 
   it('starts an app on an offered stack', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make({ stack: 'cflinuxfs4' });
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('RUNNING');
   });
 
   it('crashes with "failed to start" when the backend cannot launch', async () => {
-    const h = await harness({ script: { failLaunch: new Error('spawn failed') } });
+    const h = harness({ script: { failLaunch: new Error('spawn failed') } });
     const inst = h.make();
     await h.lifecycle.start(inst);
     expect(inst.state).toBe('CRASHED');
@@ -228,7 +217,7 @@ describe('InstanceLifecycle.start', () => {
 
 describe('InstanceLifecycle.refuse', () => {
   it('sends a BORN instance straight to CRASHED with the reason', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make();
     h.lifecycle.refuse(inst, 'Not enough memory resource available.');
     expect(inst.state).toBe('CRASHED');
@@ -239,7 +228,7 @@ describe('InstanceLifecycle.refuse', () => {
 
 describe('InstanceLifecycle.stop', () => {
   it('stops a BORN instance straight to STOPPED without launching anything', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make();
     await h.lifecycle.stop(inst);
     expect(inst.state).toBe('STOPPED');
@@ -248,7 +237,7 @@ describe('InstanceLifecycle.stop', () => {
   });
 
   it('stops an instance during its health check: STOPPING → TERM → STOPPED, directory removed', async () => {
-    const h = await harness({ healthy: false });
+    const h = harness({ healthy: false });
     const inst = h.make();
     const started = h.lifecycle.start(inst);
     await eventually(() => h.backend.processes().length === 1, 5_000, 'launch');
@@ -264,12 +253,12 @@ describe('InstanceLifecycle.stop', () => {
     expect(h.backend.signals).toEqual([{ instanceId: inst.localId, signal: 'TERM' }]);
     expect(h.backend.stops).toEqual([{ instanceId: inst.localId, graceMs: 10_000 }]);
     expect(h.backend.processes()).toEqual([]);
-    expect(existsSync(h.layout.instanceDir(inst.localId))).toBe(false);
+    expect(h.dirs.removed).toEqual([inst.localId]);
     expect(h.released).toEqual([61_000]);
   });
 
   it('stops an instance before its launch: nothing is launched', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make();
     const started = h.lifecycle.start(inst);
     const stopped = h.lifecycle.stop(inst);
@@ -277,11 +266,11 @@ describe('InstanceLifecycle.stop', () => {
     expect(inst.state).toBe('STOPPED');
     expect(h.backend.launches).toEqual([]);
     expect(crashes(h.transitions)).toEqual([]);
-    expect(existsSync(h.layout.instanceDir(inst.localId))).toBe(false);
+    expect(h.dirs.removed).toEqual([inst.localId]);
   });
 
   it('KILLs an app that ignores TERM once stop_grace has passed, not before', async () => {
-    const h = await harness({ script: { ignoreTerm: true } });
+    const h = harness({ script: { ignoreTerm: true } });
     const inst = h.make();
     await h.lifecycle.start(inst);
     const stopped = h.lifecycle.stop(inst);
@@ -298,7 +287,7 @@ describe('InstanceLifecycle.stop', () => {
   });
 
   it('a second stop while stopping joins the first', async () => {
-    const h = await harness({ script: { ignoreTerm: true } });
+    const h = harness({ script: { ignoreTerm: true } });
     const inst = h.make();
     await h.lifecycle.start(inst);
     const first = h.lifecycle.stop(inst);
@@ -309,11 +298,75 @@ describe('InstanceLifecycle.stop', () => {
   });
 
   it('leaves a CRASHED instance alone', async () => {
-    const h = await harness();
+    const h = harness();
     const inst = h.make();
     h.lifecycle.refuse(inst, 'Not enough disk resource available.');
     await h.lifecycle.stop(inst);
     expect(inst.state).toBe('CRASHED');
     expect(h.transitions).toEqual([['BORN', 'CRASHED']]);
+  });
+});
+
+describe('InstanceLifecycle: the instance files, through the ports', () => {
+  it('makes the app dirs for the app user; a v2 droplet runs with HOME at app/', async () => {
+    const user = { uid: 2000, gid: 2000 };
+    const h = harness({ info: { hasAppDir: true }, appUser: user });
+    const inst = h.make();
+    await h.lifecycle.start(inst);
+    const dir = h.layout.instanceDir(inst.localId);
+    expect(h.dirs.created).toEqual([inst.localId]);
+    expect(h.stagedFiles.appDirs).toEqual([[dir, user]]);
+    const env = h.backend.launches[0]?.env ?? [];
+    expect(env).toContainEqual(['HOME', `${dir}/app`]);
+    expect(env).toContainEqual(['TMPDIR', `${dir}/tmp`]);
+  });
+
+  it('health-checks by the state file, not the port, until it says RUNNING', async () => {
+    const h = harness({ info: { stateFile: 'tmp/state.json' }, healthy: false });
+    const inst = h.make();
+    const started = h.lifecycle.start(inst);
+    const stateFile = `${h.layout.instanceDir(inst.localId)}/tmp/state.json`;
+    await h.clock.advance(2_000);
+    h.appFiles.files.set(stateFile, '{"state":"STARTING"}');
+    await h.clock.advance(60_000); // past the port check's timeout: the state file has 300 s
+    expect(inst.state).toBe('STARTING');
+    h.appFiles.files.set(stateFile, '{"state":"RUNNING"}');
+    await h.clock.advance(500);
+    await started;
+    expect(inst.state).toBe('RUNNING');
+    expect(h.probes).toEqual([]);
+  });
+
+  it('a state file that never says RUNNING fails the start after 300 s', async () => {
+    const h = harness({ info: { stateFile: 'state.json' } });
+    const inst = h.make({ healthCheckTimeoutSecs: 5 });
+    const started = h.lifecycle.start(inst);
+    await h.clock.advance(299_000);
+    expect(inst.state).toBe('STARTING');
+    await h.clock.runUntilSettled(started);
+    expect(inst.state).toBe('CRASHED');
+    expect(inst.exitDescription).toBe('failed to accept connections within health check timeout');
+    expect(h.clock.now() - (inst.startingTimestamp ?? 0)).toBeGreaterThanOrEqual(300_000);
+  });
+
+  it('kill writes the reason to the app stderr.log, stops the app and crashes with the reason', async () => {
+    const h = harness();
+    const inst = h.make();
+    await h.lifecycle.start(inst);
+    const reason = 'Memory limit of 256M exceeded. Usage: 300M.';
+    await h.clock.runUntilSettled(h.lifecycle.kill(inst, reason));
+    expect(h.appFiles.files.get(`${h.layout.instanceDir(inst.localId)}/logs/stderr.log`)).toBe(`[dea] ${reason}\n`);
+    expect(h.backend.stops[0]).toEqual({ instanceId: inst.localId, graceMs: 0 });
+    await eventually(() => inst.state === 'CRASHED');
+    expect(inst.exitDescription).toBe(reason);
+  });
+
+  it('rotateLogs caps the logs of the instance dir and answers what was rotated', async () => {
+    const h = harness();
+    const inst = h.make();
+    await h.lifecycle.start(inst);
+    h.appFiles.rotated = ['stdout.log'];
+    expect(h.lifecycle.rotateLogs(inst, 4096)).toEqual(['stdout.log']);
+    expect(h.appFiles.rotations).toEqual([[h.layout.instanceDir(inst.localId), 4096]]);
   });
 });

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rotateLogs } from '../../../src/lifecycle/log-rotation.js';
+import { appendLogLine, rotateLogs } from '../../../src/platform/log-files.js';
 
 function instanceDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'dea-rot-'));
@@ -48,5 +48,25 @@ describe('rotateLogs', () => {
     expect(rotateLogs(dir, 4096)).toEqual([]);
     expect(statSync(join(elsewhere, 'stdout.log')).size).toBe(10_000);
     expect(existsSync(join(elsewhere, 'stdout.log.1'))).toBe(false);
+  });
+});
+
+describe('appendLogLine', () => {
+  it('appends a line to the log, adding the newline', () => {
+    const dir = instanceDir();
+    writeFileSync(join(dir, 'logs', 'stderr.log'), 'app says hi\n');
+    expect(appendLogLine(dir, 'stderr.log', '[dea] over quota')).toBe(true);
+    expect(readFileSync(join(dir, 'logs', 'stderr.log'), 'utf8')).toBe('app says hi\n[dea] over quota\n');
+  });
+
+  it('never writes through a log that the app replaced with a link, nor creates one', () => {
+    const dir = instanceDir();
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep');
+    symlinkSync(victim, join(dir, 'logs', 'stderr.log'));
+    expect(appendLogLine(dir, 'stderr.log', 'x')).toBe(false);
+    expect(readFileSync(victim, 'utf8')).toBe('keep');
+    expect(appendLogLine(dir, 'stdout.log', 'x')).toBe(false);
+    expect(existsSync(join(dir, 'logs', 'stdout.log'))).toBe(false);
   });
 });
