@@ -12,6 +12,7 @@ import yaml from 'js-yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
+import { closestKey, keysAt } from './suggest.js';
 import type { AgentConfig, HostFacts } from './types.js';
 
 /** Validates an already-parsed YAML document. Throws ConfigError listing every problem. */
@@ -92,13 +93,19 @@ function keyPath(path: readonly PropertyKey[]): string {
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`);
+    const known = keysAt(configSchema, issue.path);
+    return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key${didYouMean(k, known)}`);
   }
   const where = keyPath(issue.path);
   // A key absent from the input reaches zod as undefined; YAML itself cannot produce one.
   if (issue.code === 'invalid_type' && issue.input === undefined) return [`${where}: required`];
   const got = describeValue(issue.input);
   return [`${where}: ${issue.message}${got === undefined ? '' : `, got ${got}`}`];
+}
+
+function didYouMean(key: string, known: readonly string[]): string {
+  const near = closestKey(key, known);
+  return near === undefined ? '' : ` (did you mean ${near}?)`;
 }
 
 /** Scalars are echoed (scrubbed, truncated); mappings and lists are not. */

@@ -162,7 +162,7 @@ describe('problems carry their key path', () => {
     ).toEqual(
       expect.arrayContaining([
         'tyop: unknown key',
-        'instance.usr: unknown key',
+        'instance.usr: unknown key (did you mean user?)',
         'backend.container.lxcfs: unknown key',
         'stacks.0.path: unknown key',
       ]),
@@ -186,6 +186,11 @@ describe('problems carry their key path', () => {
     [{ logging: { level: 'verbose' } }, 'logging.level: expected one of fatal, error, warn, info, debug, trace, got "verbose"'],
     [{ logging: 'debug' }, 'logging: expected a mapping, got "debug"'],
     [{ backend: { kind: 'docker' } }, 'backend.kind: expected one of process, container, auto, got "docker"'],
+    // The scripted test double is not a backend an operator can choose.
+    [{ backend: { kind: 'fake' } }, 'backend.kind: expected one of process, container, auto, got "fake"'],
+    [{ intervals: { hearbeat: 5 } }, 'intervals.hearbeat: unknown key (did you mean heartbeat?)'],
+    [{ nats_server: ['nats://127.0.0.1:4222'] }, 'nats_server: unknown key (did you mean nats_servers?)'],
+    [{ backend: { container: { 'cgroup-root': 'dea' } } }, 'backend.container.cgroup-root: unknown key (did you mean cgroup_root?)'],
     [{ backend: { container: { disk_limit: 'quota' } } }, 'backend.container.disk_limit: expected one of monitor, loop, got "quota"'],
     [{ backend: { container: { cgroup_root: '../x' } } }, 'backend.container.cgroup_root: expected a relative cgroup path without "..", got "../x"'],
     [{ instance: { log_max_bytes: 4095 } }, 'instance.log_max_bytes: expected an integer >= 4096, got 4095'],
@@ -238,7 +243,7 @@ describe('problems carry their key path', () => {
       'intervals.heartbeat: expected a positive number, got "ten"',
       'intervals.router_register_in_seconds: expected a positive number, got 0',
       'stacks.1.name: expected a unique stack name, got "default"',
-      'instance.usr: unknown key',
+      'instance.usr: unknown key (did you mean user?)',
       'instance.min_cpu_share_limit: expected at most max_cpu_share_limit (256), got 512',
       'backend.kind: expected one of process, container, auto, got "docker"',
       'tyop: unknown key',
