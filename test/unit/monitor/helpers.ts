@@ -58,3 +58,20 @@ export function holdsOpen(pid: number, file: string): boolean {
     return false;
   }
 }
+
+/**
+ * A shell-quoted `node -e` command that touches `touchMb` MB, burns CPU until its own CPU
+ * time reaches `cpuMs` (or a minute of wall time passes), then idles until killed. Burning
+ * to a CPU figure rather than for a fixed wall time reaches the figure however busy the
+ * machine is; the wall deadline only keeps a starved burner from running forever.
+ */
+export function cpuBurner(cpuMs: number, touchMb = 0): string {
+  const script = [
+    `globalThis.b = Buffer.alloc(${touchMb * 1e6}, 1);`,
+    'const end = Date.now() + 60e3;',
+    'const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };',
+    `while (cpuMs() < ${cpuMs} && Date.now() < end) {}`,
+    'setInterval(() => {}, 1e3);',
+  ].join(' ');
+  return `${process.execPath} -e '${script}'`;
+}

@@ -3,7 +3,7 @@ import { processTree } from '../../../src/backends/process/proc-tree.js';
 import { ProcReader } from '../../../src/monitor/proc-reader.js';
 import { childrenOf, descendants, sampleKnown, sampleTree } from '../../../src/monitor/tree.js';
 import { eventually } from '../../support/eventually.js';
-import { killGroups, startGroup, stop } from './helpers.js';
+import { cpuBurner, killGroups, startGroup, stop } from './helpers.js';
 
 afterEach(killGroups);
 
@@ -40,26 +40,34 @@ describe('sampleTree', () => {
     const after = await eventually(() => {
       const t = sampleTree(sh.pid, reader)!;
       return t.pids.length === 3 && t.rssBytes > before.rssBytes + 2 * 40e6 ? t : false;
-    }, 10_000);
+    }, 30_000);
     expect(after.pids.slice(1).every((p) => reader.sample(p)!.ppid === sh.pid)).toBe(true);
     reader.closeAll();
-  });
+  }, 60_000);
 
   it('keeps a reaped child’s CPU time through its parent’s cutime', async () => {
-    const sh = startGroup('sh', ['-c', `sleep 0.3; ${process.execPath} -e 'const t = Date.now(); while (Date.now() - t < 400) {}'; sleep 30`]);
+    // The child burns 300 ms of CPU (however long that takes), then idles until TERMed;
+    // the shell, which waits for it, then reaps it.
+    const sh = startGroup('sh', ['-c', `${cpuBurner(300)}; sleep 30`]);
     const reader = new ProcReader();
-    const busy = await eventually(() => {
-      const t = sampleTree(sh.pid, reader)!;
-      return t.cpuTicks >= 20 && t.pids.length === 2 ? t : false;
-    }, 10_000);
-    // The busy child has exited and been waited for; its ticks moved to the shell's cutime.
+    const busy = await eventually(
+      () => {
+        const t = sampleTree(sh.pid, reader)!;
+        return t.cpuTicks >= 0.25 * reader.clkTck && t.pids.length === 2 ? t : false;
+      },
+      45_000,
+      'the child to have burnt 250 ms',
+    );
+    const burner = busy.pids[1]!;
+    process.kill(burner, 'SIGTERM');
+    // Reaped: gone from the tree, its ticks now in the shell's cutime.
     const later = await eventually(() => {
       const t = sampleTree(sh.pid, reader)!;
-      return reader.sample(t.pids[1]!)?.cpuTicks === 0 ? t : false; // now `sleep 30`
+      return !t.pids.includes(burner) && reader.sample(sh.pid)!.childTicks > 0 ? t : false;
     }, 10_000);
     expect(later.cpuTicks).toBeGreaterThanOrEqual(busy.cpuTicks);
     reader.closeAll();
-  });
+  }, 60_000);
 
   it('is null once the root is gone', async () => {
     const child = startGroup('sleep', ['30']);
