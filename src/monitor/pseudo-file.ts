@@ -22,6 +22,22 @@ export class ReadBuffer {
     }
   }
 
+  /**
+   * The file's leading decimal number, parsed from the bytes without making a string
+   * (cpuacct.usage, memory.usage_in_bytes, memory.current); null if it has none.
+   */
+  number(fd: number): number | null {
+    const n = this.read(fd);
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = this.buf[i]!;
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    return i === 0 ? null : v;
+  }
+
   /** The file as text (latin1: the files are ASCII, and latin1 decodes byte for byte). */
   text(fd: number): string {
     const n = this.read(fd);

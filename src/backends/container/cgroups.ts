@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
 import type { CgroupDirs } from '../../monitor/cgroup-reader.js';
 import { parseOomKills } from '../../monitor/proc-parse.js';
+import { closeQuietly, openOrNull, ReadBuffer } from '../../monitor/pseudo-file.js';
 import { v1Writes, v2Writes, type CgroupLimits, type CgroupWrite, type V1Controller } from './cgroup-limits.js';
 import type { CgroupHost } from './cgroup-host.js';
 
@@ -71,8 +72,29 @@ export class InstanceCgroups {
 
   /** Every process in the instance, as the host sees them. */
   pids(): number[] {
-    const text = readOrNull(join(this.anyDir(), 'cgroup.procs')) ?? '';
-    return text.split('\n').filter(Boolean).map(Number);
+    return parsePids(readOrNull(join(this.anyDir(), 'cgroup.procs')) ?? '');
+  }
+
+  /**
+   * A reader of the process list through a descriptor kept open (the monitor's tick
+   * lists processes of every instance); close() releases it.
+   */
+  pidsReader(): { read(): number[]; close(): void } {
+    const fd = openOrNull(join(this.anyDir(), 'cgroup.procs'));
+    const buf = new ReadBuffer(1024);
+    return {
+      read: () => {
+        if (fd === null) return [];
+        try {
+          return parsePids(buf.text(fd));
+        } catch {
+          return [];
+        }
+      },
+      close: () => {
+        if (fd !== null) closeQuietly(fd);
+      },
+    };
   }
 
   /** Kills the kernel's OOM killer made in the group (v1 oom_control, v2 memory.events). */
@@ -166,6 +188,10 @@ export async function prepareCgroupRoot(host: CgroupHost, root: string): Promise
   if (enable === '') return;
   await writeFile(join(host.unified, 'cgroup.subtree_control'), enable);
   await writeFile(join(host.unified, root, 'cgroup.subtree_control'), enable);
+}
+
+function parsePids(text: string): number[] {
+  return text.split('\n').filter(Boolean).map(Number);
 }
 
 function readOrNull(path: string): string | null {

@@ -11,6 +11,14 @@ import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../
 import type { InstanceCgroups } from './cgroups.js';
 
 const POLL_MS = 250;
+/**
+ * memory.stat (inactive file cache, cache, rss) and the OOM counter are read on every
+ * this many monitor readings, the process list on every RELIST: the cheap counters (CPU,
+ * memory usage) on every one. The kernel enforces the memory limit itself, so a working
+ * set a few seconds old costs nothing.
+ */
+const STAT_EVERY = 5;
+const RELIST = 4;
 /** 128 + SIGKILL: how an OOM-killed app's exit reads. */
 const KILLED = 137;
 
@@ -29,10 +37,14 @@ export class ContainerProcess implements InstanceProcess {
   readonly exited: Promise<ExitInfo>;
   private readonly reader: CgroupReader;
   private destroyed: Promise<void> | null = null;
+  private readings = 0;
+  private lastPids: number[] = [];
+  private readonly procs: { read(): number[]; close(): void };
 
   private constructor(private readonly parts: ContainerParts, supervisorGone: Promise<void>) {
     this.handle = parts.handle;
-    this.reader = new CgroupReader(parts.cgroups.readerDirs());
+    this.reader = new CgroupReader(parts.cgroups.readerDirs(), { memoryStatEvery: STAT_EVERY });
+    this.procs = parts.cgroups.pidsReader();
     this.exited = supervisorGone.then(() => this.exitInfo());
   }
 
@@ -60,7 +72,8 @@ export class ContainerProcess implements InstanceProcess {
   usage(): UsageReading | null {
     const u = this.reader.read();
     if (u === null || u.cpuNs === null || u.memBytes === null) return null;
-    const pids = this.parts.cgroups.pids();
+    if (this.readings++ % RELIST === 0) this.lastPids = this.procs.read();
+    const pids = this.lastPids;
     const stat = this.reader.memoryStat();
     const container = { cacheBytes: stat.cacheBytes ?? 0, rssBytes: stat.rssBytes ?? 0, cpuNs: u.cpuNs, pids: pids.length, oomKills: u.oomKills ?? 0 };
     return { cpuSeconds: u.cpuNs / 1e9, memBytes: u.memBytes, pids, container };
@@ -91,6 +104,7 @@ export class ContainerProcess implements InstanceProcess {
     await this.parts.cgroups.killAll();
     await this.exited;
     this.reader.close();
+    this.procs.close();
     await this.parts.cgroups.remove();
     await rm(this.parts.runDir, { recursive: true, force: true });
     await this.parts.release();
