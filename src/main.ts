@@ -4,19 +4,20 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Agent } from './agent/agent.js';
 import { ProcessBackend } from './backends/process/index.js';
 import { createContainerBackend } from './backends/container/index.js';
 import type { Backend } from './backends/types.js';
 import { connectNatsBus } from './bus/nats-bus.js';
+import { checkConfigValid } from './cli/messages.js';
 import { checkConfigFile, loadConfig, type AgentConfig } from './config/index.js';
 import { appFiles } from './platform/app-files.js';
 import { systemClock } from './platform/clock.js';
 import { agentId, randomIds } from './platform/ids.js';
-import { createLogger, type Logger } from './platform/logger.js';
+import { createLogger, flushLogger, type Logger } from './platform/logger.js';
 import { PortAllocator, tcpProbe } from './platform/net.js';
 import { claimPidFile } from './platform/pid-file.js';
+import { watchProcessSignals, whenAborted, type ProcessSignals } from './platform/signals.js';
 import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
@@ -41,49 +42,53 @@ const SHUTDOWN_DEADLINE_MS = 60_000;
 /** No instance's disk figure is older than this (issue 3). */
 const DISK_MAX_AGE_MS = 30_000;
 
-export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', short: 'c' }, 'check-config': { type: 'string' } },
-  });
-  if (values['check-config']) return checkConfig(values['check-config']);
-  if (!values.config) {
-    process.stderr.write('usage: dea --config FILE | dea --check-config FILE\n');
-    return 2;
-  }
-  const config = loadConfig(values.config);
+/** `dea --config FILE`: runs until TERM/INT/QUIT; 0 after a clean shutdown, 1 on failure. */
+export async function runAgent(configPath: string): Promise<number> {
+  const config = loadConfig(configPath);
   const logger = createLogger({ level: config.logging.level, file: config.logging.file });
+  const signals = watchProcessSignals(logger);
   try {
-    return await run(config, logger);
+    return await run(config, logger, signals);
   } catch (err) {
     logger.fatal({ event: 'agent.failed', err: String(err) }, 'agent failed');
-    logger.flush();
+    await flushLogger(logger);
     return 1;
   }
 }
 
-function checkConfig(path: string): number {
+/** `dea --check-config FILE`: every problem on stdout; 0 when valid, else 1. */
+export function checkConfig(path: string): number {
   const result = checkConfigFile(path);
   if (result.ok) {
-    process.stdout.write(`${path}: valid\n`);
+    process.stdout.write(checkConfigValid(path));
     return 0;
   }
   for (const p of result.problems) process.stdout.write(`${p}\n`);
   return 1;
 }
 
-async function run(config: AgentConfig, logger: Logger): Promise<number> {
+async function run(config: AgentConfig, logger: Logger, signals: ProcessSignals): Promise<number> {
   const layout = new Layout(config.baseDir);
   await layout.ensure();
   const releasePid = claimPidFile(config.pidFilename);
+  try {
+    return await runClaimed(config, logger, signals, layout);
+  } finally {
+    // Also after a failure: a pid file naming a dead agent only confuses the next start.
+    releasePid();
+  }
+}
+
+async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessSignals, layout: Layout): Promise<number> {
   const id = agentId(config.index, randomIds);
   const clock = systemClock;
   const droplets = new DropletCache({ dropletsDir: layout.droplets, tmpDir: layout.tmp, logger });
   await droplets.init();
-  const bus = await connectNatsBus(config.natsServers, logger, `dea-${config.index}`);
+  const bus = await connectNatsBus({ servers: config.natsServers, logger, name: `dea-${config.index}`, stopping: signals.stopping });
+  if (!bus) return await exited(logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
   const backend = await chooseBackend(config, layout, appUser, logger);
-  const { dirs, spares } = await instanceDirs(layout, appUser, logger);
+  const { dirs, spares } = await instanceDirs(layout, appUser, backend.kind === 'container', logger);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
@@ -122,13 +127,17 @@ async function run(config: AgentConfig, logger: Logger): Promise<number> {
   monitor.start();
   agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
-  await untilSignalled(agent, logger);
+  signals.onLeavePlacement(() => agent.leavePlacement());
+  await untilStopped(agent, signals, logger);
   monitor.stop();
   await status.close();
   await bus.close().catch(() => undefined);
-  releasePid();
+  return await exited(logger);
+}
+
+async function exited(logger: Logger): Promise<number> {
   logger.info({ event: 'agent.exited' }, 'agent exited');
-  logger.flush();
+  await flushLogger(logger);
   return 0;
 }
 
@@ -154,11 +163,12 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor): Stat
 async function instanceDirs(
   layout: Layout,
   user: { uid: number; gid: number } | null,
+  shareWithGroup: boolean,
   logger: Logger,
 ): Promise<{ dirs: InstanceDirs; spares: SparePool | null }> {
   if (await overlaySupported(layout, logger)) {
     logger.info({ event: 'staging.dirs.chosen', kind: 'overlay' }, 'instance directories: overlayfs over one tree per droplet');
-    return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger }), spares: null };
+    return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger, shareWithGroup }), spares: null };
   }
   logger.info({ event: 'staging.dirs.chosen', kind: 'unpacked' }, 'instance directories: one unpacked copy each');
   const spares = new SparePool({ dir: layout.tmp, unpack: unpackDroplet, user, logger });
@@ -202,21 +212,19 @@ async function chooseBackend(
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
 }
 
-/** TERM/INT/QUIT: one graceful shutdown, with a hard deadline; USR1: leave placement. */
-function untilSignalled(agent: Agent, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ event: 'agent.signal', signal }, `received ${signal}`);
-      const deadline = setTimeout(() => {
-        logger.error({ event: 'agent.shutdown.deadline' }, 'shutdown deadline passed: exiting');
-        resolve();
-      }, SHUTDOWN_DEADLINE_MS);
-      void agent.shutdown().finally(() => {
-        clearTimeout(deadline);
-        resolve();
-      });
-    };
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => shutdown(sig));
-    process.on('SIGUSR1', () => agent.leavePlacement());
+/** After the first TERM/INT/QUIT: one graceful shutdown, with a hard deadline. */
+async function untilStopped(agent: Agent, signals: ProcessSignals, logger: Logger): Promise<void> {
+  await whenAborted(signals.stopping);
+  let deadline: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    deadline = setTimeout(() => {
+      logger.error({ event: 'agent.shutdown.deadline' }, 'shutdown deadline passed: exiting');
+      resolve();
+    }, SHUTDOWN_DEADLINE_MS);
   });
+  const shutdown = agent.shutdown().catch((err: unknown) => {
+    logger.error({ event: 'agent.shutdown.failed', err: String(err) }, 'shutdown failed: exiting');
+  });
+  await Promise.race([shutdown, late]);
+  clearTimeout(deadline);
 }

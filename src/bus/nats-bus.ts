@@ -1,35 +1,133 @@
-import { connect, type NatsConnection } from 'nats';
+import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { Logger } from '../platform/logger.js';
+import { whenAborted } from '../platform/signals.js';
+import { scrubUrl, statusLogger } from './nats-status.js';
 import { encodeJson, type Bus, type BusHandler, type Subscription } from './types.js';
 
-/** Credentials never reach a log line. */
-export function scrubUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+export { scrubUrl } from './nats-status.js';
+
+export interface NatsBusOptions {
+  readonly servers: readonly string[];
+  readonly logger: Logger;
+  /** The connection name the server shows. */
+  readonly name: string;
+  /** Aborting it gives up connecting (a TERM or INT before the agent is up). */
+  readonly stopping: AbortSignal;
 }
+
+/** Probe rounds while the first connect waits: after this, then doubling up to the cap. */
+const PROBE_FIRST_MS = 1_000;
+const PROBE_MAX_MS = 5_000;
+const PROBE_TIMEOUT_MS = 5_000;
+const RECONNECT_WAIT_MS = 500;
+const RECONNECT_JITTER_MS = 100;
 
 /**
  * The NATS adapter. Reconnects forever across every configured server and never drops
  * one from its pool (dea_ng#169): unlimited attempts per server, randomised order.
+ *
+ * Resolves with null when `stopping` aborts before the first connection is made.
  */
-export async function connectNatsBus(servers: readonly string[], logger: Logger, name: string): Promise<Bus> {
-  const nc = await connect({
-    servers: [...servers],
-    name,
+export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus | null> {
+  const { logger, stopping } = opts;
+  const shown = opts.servers.map(scrubUrl);
+  logger.info({ event: 'bus.connecting', servers: shown }, `connecting to NATS: ${shown.join(', ')}`);
+  let connecting = true;
+  // waitOnFirstConnect keeps every server in the pool while none answers (without it the
+  // client drops each failed server for good); the client asks this before every attempt,
+  // and throwing is the only way to make it give up.
+  const delay = () => {
+    if (connecting && stopping.aborted) throw new Error('stopped before connecting');
+    return RECONNECT_WAIT_MS + Math.floor(Math.random() * (RECONNECT_JITTER_MS + 1));
+  };
+  const first = connect({
+    ...common(opts.name),
+    servers: [...opts.servers],
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
     waitOnFirstConnect: true,
-    pingInterval: 30_000,
-    noAsyncTraces: true,
+    reconnectDelayHandler: delay,
   });
+  const prober = probeWhilePending(opts, first);
+  // Do not wait for a dial in flight (up to its 20 s timeout) to notice the stop.
+  const nc = await Promise.race([first, whenAborted(stopping).then(() => null)]).catch((err: unknown) => {
+    if (stopping.aborted) return null;
+    // Only a server that refuses our credentials twice ends the wait: a config problem.
+    logger.error({ event: 'bus.connect.failed', error: describe(err) }, `cannot connect to NATS: ${describe(err)}`);
+    throw new Error(`cannot connect to NATS: ${describe(err)}`, { cause: err });
+  });
+  await prober;
+  if (!nc || stopping.aborted) {
+    // Also a connection made just as the stop came, or later.
+    void first.then((late) => late.close(), () => undefined);
+    return null;
+  }
+  connecting = false;
+  logger.info({ event: 'bus.connected', server: nc.getServer() }, `connected to NATS at ${nc.getServer()}`);
   void watchStatus(nc, logger);
   return new NatsBus(nc);
 }
 
-async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
-  for await (const s of nc.status()) {
-    const data = typeof s.data === 'string' ? scrubUrl(s.data) : s.data;
-    logger.info({ event: `bus.${s.type}`, data }, `nats ${s.type}`);
+function common(name: string): ConnectionOptions {
+  return { name, pingInterval: 30_000, noAsyncTraces: true };
+}
+
+/**
+ * The client says nothing while its first connect waits, so a separate one-shot probe of
+ * each server tells the operator why, at most once per server per PROBE_MAX_MS. A probe
+ * that gets through is closed at once: the real connection follows within half a second.
+ */
+async function probeWhilePending(opts: NatsBusOptions, pending: Promise<unknown>): Promise<void> {
+  let done = false;
+  const settled = pending.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  let attempt = 0;
+  for (let wait = PROBE_FIRST_MS; ; wait = Math.min(wait * 2, PROBE_MAX_MS)) {
+    await Promise.race([settled, sleep(wait, opts.stopping)]);
+    if (done || opts.stopping.aborted) return;
+    attempt++;
+    await Promise.all(opts.servers.map((server) => probe(server, opts, attempt, wait)));
   }
+}
+
+async function probe(server: string, opts: NatsBusOptions, attempt: number, nextMs: number): Promise<void> {
+  try {
+    const nc = await connect({ ...common(`${opts.name}-probe`), servers: [server], reconnect: false, timeout: PROBE_TIMEOUT_MS });
+    await nc.close();
+  } catch (err) {
+    if (opts.stopping.aborted) return;
+    const shown = scrubUrl(server);
+    const retry = Math.min(nextMs * 2, PROBE_MAX_MS);
+    opts.logger.warn(
+      { event: 'bus.connect.failed', server: shown, error: describe(err), attempt },
+      `cannot connect to NATS at ${shown}: ${describe(err)} (still trying; next report in ${retry / 1000} s)`,
+    );
+  }
+}
+
+/** `CONNECTION_REFUSED`, `TIMEOUT`, `AUTHORIZATION_VIOLATION`, … or the message. */
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') return scrubUrl(code);
+  return scrubUrl(err instanceof Error ? err.message : String(err));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
+  const log = statusLogger(logger);
+  for await (const s of nc.status()) log(s);
 }
 
 class NatsBus implements Bus {
