@@ -1,7 +1,7 @@
 import { chown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../platform/logger.js';
-import { isValidSha1 } from './droplet-cache.js';
+import { isValidSha1 } from './sha1.js';
 
 const PREFIX = 'spare-';
 

@@ -7,7 +7,7 @@ import { chown, lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { AgentError, ErrorCodes } from '../errors.js';
-import type { CachedDroplet } from './droplet-cache.js';
+import type { CachedDroplet } from './droplet-store.js';
 
 export interface UnpackOptions {
   /** Extract as this user (and `gid`): files belong to it and tar cannot write where it cannot. */
