@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import type { Logger } from '../../../src/platform/logger.js';
+import { unpackDroplet, type UnpackOptions } from '../../../src/staging/unpack.js';
+import { tgzBuffer, type HostileContext, type HostileFixture } from '../../support/tarballs.js';
 
 /**
  * A fresh directory per test. mkdtemp makes it 0700; it is opened to 0755 so that a tar
@@ -40,6 +44,40 @@ export async function makeDir(...parts: string[]): Promise<string> {
 
 export function token(): string {
   return randomBytes(6).toString('hex');
+}
+
+/**
+ * Hands a hostile fixture straight to unpackDroplet (no scan) in a fresh `dest` under
+ * `root`, and checks that nothing landed outside it: no path the fixture aims at, nothing in
+ * a world-writable `outside`, the victim file untouched and unlinked, no stray sibling.
+ * Whatever a broken defence wrote outside `root` (absolute /tmp paths) is removed again,
+ * pass or fail.
+ */
+export async function expectNothingOutside(root: string, build: (ctx: HostileContext) => HostileFixture, opts: UnpackOptions): Promise<void> {
+  const dest = await makeDir(root, 'dest');
+  const outside = await makeDir(root, 'outside');
+  await chmod(outside, 0o777); // writable by the instance user too, so only tar's own rules stop it
+  const victim = path.join(root, 'victim.txt');
+  await writeFile(victim, 'original');
+  const ctx = { dest, outside, victim, token: token() };
+  const fixture = build(ctx);
+  try {
+    const tgz = await writeTgz(root, 'hostile.tgz', tgzBuffer(fixture.entries));
+    const hostnameBefore = await stat('/etc/hostname').catch(() => null);
+
+    await unpackDroplet(tgz, dest, opts).catch(() => undefined);
+
+    for (const p of fixture.mustNotExist) expect(existsSync(p), p).toBe(false);
+    expect(await listRecursive(outside)).toEqual([]);
+    expect(await readFile(victim, 'utf8')).toBe('original');
+    expect((await stat(victim)).nlink).toBe(1);
+    expect(await stat('/etc/hostname').catch(() => null)).toEqual(hostnameBefore);
+    const siblings = (await listRecursive(root)).filter((p) => !p.startsWith('dest') && !p.startsWith('outside'));
+    expect(siblings.sort()).toEqual(['hostile.tgz', 'victim.txt']);
+  } finally {
+    // Only paths made unique by the token: never anything that existed before.
+    for (const p of fixture.mustNotExist) if (!p.startsWith(`${root}/`) && p.includes(ctx.token)) await rm(p, { recursive: true, force: true });
+  }
 }
 
 /** A logger whose lines the test can read back. */

@@ -1,14 +1,21 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/platform/logger.js';
 import { SparePool } from '../../../src/staging/spares.js';
 
 const SHA = 'a'.repeat(40);
 
+const bases: string[] = [];
+afterEach(() => {
+  for (const base of bases.splice(0)) rmSync(base, { recursive: true, force: true });
+});
+
+/** A pool in a fresh directory, removed after the test, pass or fail. */
 function pool() {
   const base = mkdtempSync(join(tmpdir(), 'dea-spares-'));
+  bases.push(base);
   const unpacks: string[] = [];
   mkdirSync(join(base, 'spares'));
   const spares = new SparePool({
@@ -22,7 +29,6 @@ function pool() {
   });
   return { base, spares, unpacks };
 }
-
 
 describe('SparePool', () => {
   it('has nothing for a droplet the first time, then prepares one the next start takes by rename', async () => {

@@ -1,18 +1,34 @@
+/**
+ * OverlayDirs on real overlayfs, as root: one unpacked tree per droplet below each
+ * instance's own writable layer.
+ */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/platform/logger.js';
 import { Layout } from '../../../src/staging/layout.js';
 import { OverlayDirs, overlaySupported } from '../../../src/staging/overlay-dirs.js';
+import { unmountAndRemove } from '../mounts.js';
+import { isRoot, kernelHasFilesystem, requireHost } from '../preconditions.js';
 
 const SHA = 'c'.repeat(40);
 const A = '1'.repeat(32);
 const B = '2'.repeat(32);
 
+const roots: string[] = [];
+
+beforeEach(() => requireHost({ 'root (to mount)': isRoot(), 'overlayfs in the kernel': kernelHasFilesystem('overlay') }));
+
+afterEach(async () => {
+  for (const root of roots.splice(0)) await unmountAndRemove(root);
+});
+
 async function setup() {
-  const layout = new Layout(mkdtempSync(join(tmpdir(), 'dea-overlay-')));
+  const root = mkdtempSync(join(tmpdir(), 'dea-overlay-'));
+  roots.push(root);
+  const layout = new Layout(root);
   await layout.ensure();
   const unpacks: string[] = [];
   const dirs = new OverlayDirs({
@@ -30,13 +46,13 @@ async function setup() {
 const mounted = async (dir: string) => (await readFile('/proc/self/mounts', 'utf8')).includes(` ${dir} overlay `);
 
 describe('OverlayDirs (real overlayfs, as root)', () => {
-  it('is supported on this machine', async () => {
+  it('is supported on this host, and the probe leaves nothing behind', async () => {
     const { layout } = await setup();
     expect(await overlaySupported(layout, silentLogger())).toBe(true);
     expect(readdirSync(layout.tmp).filter((n) => n.startsWith('overlay-probe'))).toEqual([]);
   });
 
-  it('unpacks a droplet once for all its instances, and keeps each one\'s writes to itself', async () => {
+  it("unpacks a droplet once for all its instances, and keeps each one's writes to itself", async () => {
     const { layout, dirs, unpacks, droplet } = await setup();
     await Promise.all([dirs.create(droplet, A), dirs.create(droplet, B)]);
     expect(unpacks).toHaveLength(1);
