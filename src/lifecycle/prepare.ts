@@ -30,10 +30,12 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   signal.throwIfAborted();
   const port = await deps.ports.allocate();
   inst.hostPort = port;
+  // The app's own view of its directory: /home/vcap in a container, the real path otherwise.
+  const seen = deps.backend.instanceRoot ?? dir;
   const env = buildEnvironment({
     instance: inst,
-    dir,
-    home: info.hasAppDir ? `${dir}/app` : dir,
+    dir: seen,
+    home: info.hasAppDir ? `${seen}/app` : seen,
     port,
     localIp: deps.config.localIp,
     startedAtMs: inst.startingTimestamp ?? deps.clock.now(),
@@ -44,6 +46,7 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
     launch: {
       instanceId: inst.localId,
       dir,
+      rootfs: rootfsOf(deps, inst),
       mode,
       env,
       limits: { ...inst.spec.limits, nproc: cfg.nprocLimit, cpuShares: cpuShares(inst.spec.limits.memMb, cfg) },
@@ -52,6 +55,12 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
       stderrPath: `${dir}/logs/stderr.log`,
     },
   };
+}
+
+/** The root filesystem of the instance's stack (the first stack when the app names none). */
+function rootfsOf(deps: LifecycleDeps, inst: Instance): string | undefined {
+  const stacks = deps.config.stacks;
+  return (stacks.find((s) => s.name === inst.spec.stack) ?? stacks[0])?.packagePath;
 }
 
 /** The message's command, else the staged one, else the v1 `startup` script. */

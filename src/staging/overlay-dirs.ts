@@ -5,12 +5,18 @@ import type { Logger } from '../platform/logger.js';
 import type { Layout } from './layout.js';
 import type { Unpack } from './spares.js';
 import { makeOwnedDir, type CachedRef, type InstanceDirs } from './unpacked-dirs.js';
+import { shareWithGroup } from './group-share.js';
 
 export interface OverlayDirsOptions {
   readonly layout: Layout;
   readonly unpack: Unpack;
   readonly user: { readonly uid: number; readonly gid: number } | null;
   readonly logger: Logger;
+  /**
+   * Give each tree's group its owner's rights: apps that run as uids of their own in the
+   * tree owner's group (the container backend) can then change their views of it.
+   */
+  readonly shareWithGroup?: boolean;
 }
 
 /**
@@ -83,6 +89,7 @@ export class OverlayDirs implements InstanceDirs {
       await makeOwnedDir(tmp, this.opts.user);
       const u = this.opts.user;
       await this.opts.unpack(droplet.path, tmp, u ? { uid: u.uid, gid: u.gid } : {});
+      if (this.opts.shareWithGroup) await shareWithGroup(tmp);
       await rename(tmp, tree);
     } finally {
       await rm(tmp, { recursive: true, force: true });
