@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kernelConstants } from '../../src/monitor/kernel.js';
 import { connectTestClient, type TestBusClient } from '../support/bus-client.js';
 import { buildDroplet, buildSyntheticDroplet, serveDroplets, FIXTURE_APPS, FIXTURE_APPS_DIR } from '../support/droplets.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -95,9 +96,10 @@ describe('nats-server and the test bus client', () => {
     responders.respond('nobody.answers', () => undefined);
     await responders.flush();
 
+    // Returns at the third reply, well before its (long) timeout: how soon is not the point.
     const t0 = Date.now();
-    const three = await client.request('dea.find.droplet', { droplet: 'abc' }, { expect: 3, timeoutMs: 5000 });
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const three = await client.request('dea.find.droplet', { droplet: 'abc' }, { expect: 3, timeoutMs: 20_000 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(three.map((r) => r.index).sort()).toEqual([0, 1, 2]);
     expect(three.every((r) => r.droplet === 'abc')).toBe(true);
 
@@ -422,7 +424,8 @@ describe('fixture apps', () => {
     const t0 = Date.now();
     const app = launch(dir, ['./startup', '-p', '1']);
     expect(await app.exited).toEqual({ code: 3, signal: null });
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // "At once": without waiting for anything (a generous bound, not a speed figure).
+    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(app.stderr()).toBe('crashing\n');
     expect(app.stdout()).toContain('crash-on-start starting');
   });
@@ -512,17 +515,16 @@ describe('fixture apps', () => {
     await until(() => !children.some(alive), 3000, 'the children to die');
   });
 
-  it('busy-cpu: burns most of a core and still answers HTTP', async () => {
+  it('busy-cpu: keeps burning CPU and still answers HTTP', async () => {
     const dir = await unpack('busy-cpu');
     const port = await getFreePort();
     const app = launch(dir, ['./startup', '-p', String(port)]);
     await app.waitForStdout(/busy-cpu listening on/);
-    const ticks = 100; // USER_HZ on Linux
     const before = await procJiffies(app.pid);
-    await new Promise((r) => setTimeout(r, 1000));
-    const used = ((await procJiffies(app.pid)) - before) / ticks;
-    // Well above an idle app's share even when the other core is busy with other tests.
-    expect(used).toBeGreaterThan(0.25);
+    // A second of CPU after start-up, which an idle app never reaches; however loaded the
+    // machine, a busy one does, within a generous wall deadline.
+    const { clkTck } = kernelConstants();
+    await until(async () => (await procJiffies(app.pid)) - before >= clkTck, 25_000, 'busy-cpu to burn a second of CPU');
     expect((await getJson(port))['spins']).toBeGreaterThan(0);
   });
 
