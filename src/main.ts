@@ -130,6 +130,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   signals.onLeavePlacement(() => agent.leavePlacement());
   await untilStopped(agent, signals, logger);
   monitor.stop();
+  await backend.close?.();
   await status.close();
   await bus.close().catch(() => undefined);
   return await exited(logger);

@@ -78,4 +78,6 @@ export interface Backend {
   launch(spec: LaunchSpec): Promise<InstanceProcess>;
   /** Re-attaches to an instance launched by an earlier agent; null if it is gone. */
   recover(handle: BackendHandle): Promise<InstanceProcess | null>;
+  /** At agent shutdown, after every instance was stopped: releases what the backend set up. */
+  close?(): Promise<void>;
 }

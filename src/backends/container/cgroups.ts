@@ -190,6 +190,14 @@ export async function prepareCgroupRoot(host: CgroupHost, root: string): Promise
   await writeFile(join(host.unified, root, 'cgroup.subtree_control'), enable);
 }
 
+/** Removes `<mount>/<root>` from every hierarchy where it is empty; leaves it where it is not. */
+export async function removeCgroupRoot(host: CgroupHost, root: string): Promise<void> {
+  const mounts = [...new Set(host.v1.values()), ...(host.unified === null ? [] : [host.unified])];
+  for (const mount of mounts) {
+    await rmdir(join(mount, root)).catch(() => undefined); // EBUSY/ENOTEMPTY: instances remain
+  }
+}
+
 function parsePids(text: string): number[] {
   return text.split('\n').filter(Boolean).map(Number);
 }

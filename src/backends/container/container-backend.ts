@@ -7,7 +7,7 @@ import { startTimeTicks } from '../process/proc-tree.js';
 import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../types.js';
 import type { CgroupHost } from './cgroup-host.js';
 import type { CgroupLimits } from './cgroup-limits.js';
-import { InstanceCgroups } from './cgroups.js';
+import { InstanceCgroups, removeCgroupRoot } from './cgroups.js';
 import { ContainerProcess, type ContainerParts } from './container-process.js';
 import { launchContainer } from './launcher.js';
 import type { UidPool } from './uid-pool.js';
@@ -77,6 +77,11 @@ export class ContainerBackend implements Backend {
     const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, release: () => this.opts.uids.release(uid) };
     const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
+  }
+
+  /** Removes the cgroup root where no instance is left in it (one that outlived a deadline keeps it). */
+  async close(): Promise<void> {
+    await removeCgroupRoot(this.opts.host, this.opts.cgroupRoot);
   }
 
   private async start(spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, release: () => Promise<void>) {

@@ -110,6 +110,16 @@ function subdirs(dir: string): string[] {
   }
 }
 
+/**
+ * Removes cgroup root `name` from every hierarchy of this host (an agent's
+ * `backend.container.cgroup_root`), with whatever a failed test left in it.
+ */
+export async function sweepCgroupRoot(name: string): Promise<void> {
+  const { detectCgroupHost } = await import('../../../src/backends/container/index.js');
+  const host = detectCgroupHost();
+  for (const h of [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])]) await sweep(join(h, name));
+}
+
 /** Kills what a failed test left in our groups (only processes in them), then removes them. */
 async function sweep(root: string): Promise<void> {
   if (!existsSync(root)) return;
