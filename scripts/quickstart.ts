@@ -1,38 +1,97 @@
 /**
  * The README's first line: a local nats-server, the agent on config/dev.yml, and the
- * sample app pushed to it the way a cloud controller would. Ctrl-C stops everything.
+ * sample app pushed to it the way a cloud controller would. Ctrl-C (at any point) stops
+ * the agent, then nats-server, and removes the run's files: one line per step.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, StringCodec } from 'nats';
+import yaml from 'js-yaml';
+import { connect, StringCodec, type NatsConnection } from 'nats';
 import * as tar from 'tar';
+import { removeDevFiles, startChild, stopChild, type Child } from './dev-children.js';
 
 const root = new URL('..', import.meta.url).pathname;
+const CONFIG = join(root, 'config/dev.yml');
+const NATS_PORT = 4222;
+/** Above the agent's own 60 s shutdown deadline. */
+const AGENT_GRACE_MS = 70_000;
 const sc = StringCodec();
-const children: ChildProcess[] = [];
 
-function run(cmd: string, args: string[], name: string): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout?.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n').filter(Boolean)) {
-      if (name === 'nats') continue;
-      try {
-        const j = JSON.parse(line) as { event?: string; msg?: string; level?: string };
-        if (j.level !== 'debug') console.log(`[agent] ${j.event ?? ''} ${j.msg ?? ''}`);
-      } catch {
-        console.log(`[${name}] ${line}`);
-      }
+const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
+const state = {
+  stopping: false,
+  agent: undefined as Child | undefined,
+  nats: undefined as Child | undefined,
+  nc: undefined as NatsConnection | undefined,
+  dirs: [(yaml.load(readFileSync(CONFIG, 'utf8')) as { base_dir: string }).base_dir],
+};
+
+/** DEA_DEV_VERBOSE=1 shows every agent line, debug and shutdown included. */
+const verbose = process.env['DEA_DEV_VERBOSE'] === '1';
+
+/** The agent's JSON log as one short line each; only warnings and errors once stopping. */
+function showAgentLine(line: string): void {
+  try {
+    const j = JSON.parse(line) as { event?: string; msg?: string; level?: string };
+    const quiet = j.level === 'debug' || (state.stopping && j.level === 'info');
+    if (quiet && !verbose) return;
+    console.log(`[agent] ${j.event ?? ''} ${j.msg ?? ''}`);
+  } catch {
+    console.log(`[agent] ${line}`);
+  }
+}
+
+function agentStopped(code: number): string {
+  if (code === 0) return 'agent stopped';
+  // TERM before the agent had set up its own handling: it had not started anything yet.
+  if (code === 128 + 15) return 'agent stopped before it was up';
+  return `agent stopped (exit ${code})`;
+}
+
+async function shutdown(why: string, code: number): Promise<never> {
+  if (!state.stopping) {
+    state.stopping = true;
+    say(`${why}: stopping the agent, then nats-server`);
+    await state.nc?.close().catch(() => undefined);
+    if (state.agent) say(agentStopped(await stopChild(state.agent, AGENT_GRACE_MS)));
+    // nats-server exits 1 on TERM by design; there is nothing to report but that it is gone.
+    if (state.nats) {
+      await stopChild(state.nats, 5_000);
+      say('nats-server stopped');
     }
-  });
-  children.push(child);
-  return child;
+    say(await removeDevFiles(state.dirs));
+    process.exit(code);
+  }
+  return new Promise<never>(() => undefined);
+}
+
+/** Starts nats-server on 4222, or uses the one already there. */
+async function startNats(): Promise<void> {
+  const nats = startChild('nats', 'nats-server', ['-a', '127.0.0.1', '-p', String(NATS_PORT)], () => undefined);
+  state.nats = nats;
+  for (;;) {
+    try {
+      state.nc = await connect({ servers: `nats://127.0.0.1:${NATS_PORT}`, reconnect: false });
+      return;
+    } catch {
+      if (state.stopping) return;
+      if (nats.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  state.nats = undefined;
+  try {
+    state.nc = await connect({ servers: `nats://127.0.0.1:${NATS_PORT}` });
+    say(`using the nats-server already on 127.0.0.1:${NATS_PORT}`);
+  } catch {
+    throw new Error(`nats-server did not start:\n${nats.tail()}`);
+  }
 }
 
 async function packSampleApp(dir: string): Promise<{ path: string; sha1: string }> {
-  mkdirSync(dir, { recursive: true });
   const path = join(dir, 'sample-app.tgz');
   await tar.c({ gzip: true, file: path, cwd: join(root, 'fixtures/apps/sample-app'), portable: true }, ['.']);
   const sha1 = createHash('sha1').update(readFileSync(path)).digest('hex');
@@ -40,18 +99,26 @@ async function packSampleApp(dir: string): Promise<{ path: string; sha1: string 
 }
 
 async function main(): Promise<void> {
-  const nats = run('nats-server', ['-a', '127.0.0.1', '-p', '4222'], 'nats');
-  await new Promise((r) => setTimeout(r, 500));
-  if (nats.exitCode !== null) console.log('using the nats-server already on 127.0.0.1:4222');
-  const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  // Made first, so that a stop at any later moment knows every directory to remove.
+  const dropletDir = mkdtempSync(join(tmpdir(), 'dea-dev-droplets-'));
+  state.dirs.push(dropletDir);
+  const droplet = await packSampleApp(dropletDir);
+  if (state.stopping) return;
+  await startNats();
+  // Never start a child the stop has already gone past: detached, it would outlive us.
+  if (state.stopping) return;
+  const nc = state.nc!;
   const adverts = nc.subscribe('dea.advertise', { max: 1 });
-  const agent = run(join(root, 'bin/dea'), ['--config', join(root, 'config/dev.yml')], 'agent');
+  const agent = startChild('agent', join(root, 'bin/dea'), ['--config', CONFIG], showAgentLine);
+  state.agent = agent;
+  void agent.exited.then((code) => shutdown(`the agent exited by itself (exit ${code})`, 1));
   let deaId = '';
   for await (const m of adverts) deaId = (JSON.parse(sc.decode(m.data)) as { id: string }).id;
-
-  const droplet = await packSampleApp('/tmp/dea-dev-droplets');
+  // A stop closes the connection, which ends the wait above without an advert.
+  if (state.stopping) return;
   const files = createServer((_req, res) => createReadStream(droplet.path).pipe(res)).listen(0, '127.0.0.1');
   await new Promise((r) => files.once('listening', r));
+  files.unref();
   const port = (files.address() as { port: number }).port;
 
   const routes = nc.subscribe('router.register', { max: 1 });
@@ -67,18 +134,15 @@ async function main(): Promise<void> {
     console.log(`GET http://${reg.host}:${reg.port}/ ->\n${body.slice(0, 400)}\n`);
     console.log('The sample app is running. Press Ctrl-C to stop the agent and nats-server.');
   }
-  const stop = () => {
-    files.close();
-    void nc.close();
-    for (const c of children) c.kill('SIGTERM');
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  await new Promise((r) => agent.once('exit', r));
 }
 
+// Before anything starts: a Ctrl-C at any moment gets the same orderly stop. npm forwards
+// the terminal's SIGINT as well, so the second one is ignored rather than fatal.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void shutdown(sig === 'SIGINT' ? 'Ctrl-C' : sig, 0));
+
 main().catch((err: unknown) => {
+  // Once stopping, a step cut short (a closed connection) is expected, not a failure.
+  if (state.stopping) return;
   console.error(err);
-  for (const c of children) c.kill('SIGTERM');
-  process.exitCode = 1;
+  void shutdown('the quick start failed', 1);
 });
