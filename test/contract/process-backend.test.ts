@@ -250,14 +250,24 @@ describe('ProcessBackend', () => {
     expect(await readFile(join(spec.dir, 'app', 'seen.txt'), 'utf8')).toBe(`${spec.dir}/app|profile:hello|unset|unset`);
   });
 
-  it('an instance outlives its agent, whose process group is killed; the next agent recovers it', async () => {
+  it('an instance outlives its agent, whose process group is killed; the next agent recovers it', async ({ onTestFailed }) => {
     const spec = await makeInstance(root, { startup: 'echo $$ > main.pid\ntouch ready\nexec sleep 1000' });
     const agent = spawn(
       process.execPath,
       ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'agent-that-launches.ts'), runDir, LIBEXEC, JSON.stringify(spec)],
       { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    // Should the test fail before the recovered instance is stopped, nothing it started
+    // may outlive it: the agent's group, the detached supervisor and the app's group.
+    let supervisor: number | null = null;
+    onTestFailed(async () => {
+      if (agent.exitCode === null && agent.signalCode === null) killQuietly(-(agent.pid as number));
+      const [app] = await readPid(join(spec.dir, 'main.pid'));
+      if (app !== undefined) killQuietly(-app);
+      if (supervisor !== null) killQuietly(supervisor);
+    });
     const handle = await firstLine(agent.stdout);
+    supervisor = Number((JSON.parse(handle) as BackendHandle).supervisorPid) || null;
     await eventually(() => existsSync(join(spec.dir, 'ready')), 10_000, 'app ready');
     const gone = new Promise((resolve) => agent.once('exit', resolve));
     process.kill(-(agent.pid as number), 'SIGKILL');
@@ -274,6 +284,14 @@ describe('ProcessBackend', () => {
     expect((await again.stop(10_000)).exitStatus).toBe(143);
   });
 });
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 async function procStat(pid: number): Promise<{ pgrp: number; session: number }> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8');
