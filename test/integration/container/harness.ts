@@ -18,6 +18,8 @@ const REPO = join(import.meta.dirname, '..', '..', '..');
 
 export interface Harness {
   readonly backend: ContainerBackend;
+  /** Another backend over the same state, as the next agent would build it. */
+  readonly successor: ContainerBackend;
   readonly host: CgroupHost;
   readonly base: string;
   readonly cgroupRoot: string;
@@ -41,7 +43,7 @@ export async function containerHarness(opts: HarnessOptions = {}): Promise<Harne
   const base = await mkdtemp(join(opts.parent ?? tmpdir(), 'dea-container-'));
   await chmod(base, 0o755);
   const cgroupRoot = `dea-test-${randomBytes(4).toString('hex')}`;
-  const choice = await createContainerBackend({
+  const setup = {
     baseDir: base,
     runDir: join(base, 'run'),
     uidDir: join(base, 'uids'),
@@ -54,15 +56,19 @@ export async function containerHarness(opts: HarnessOptions = {}): Promise<Harne
     uidPool: { start: 100_000 + randomBytes(2).readUInt16BE() * 16, size: opts.uidPoolSize ?? 16 },
     clock: systemClock,
     logger: silentLogger(),
-  });
-  if (!choice.ok) {
+  };
+  const choice = await createContainerBackend(setup);
+  // What an agent started after this one would build over the same base_dir and groups.
+  const next = await createContainerBackend(setup);
+  if (!choice.ok || !next.ok) {
     await rm(base, { recursive: true, force: true });
-    throw new Error(`this host cannot run the container backend: ${choice.why}`);
+    throw new Error(`this host cannot run the container backend: ${choice.ok ? 'second setup failed' : choice.why}`);
   }
   const { host } = choice;
   const hierarchies = () => [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])];
   return {
     backend: choice.backend,
+    successor: next.backend,
     host,
     base,
     cgroupRoot,
