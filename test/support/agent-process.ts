@@ -1,10 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 
-const BIN = new URL('../../bin/dea', import.meta.url).pathname;
+/** The agent's command, as operators run it. */
+export const DEA_BIN = new URL('../../bin/dea', import.meta.url).pathname;
+
+/**
+ * The environment for running bin/dea in a test. DEA_RUN_SOURCES makes bin/dea run the
+ * TypeScript sources even when dist/ looks up to date: a test must run exactly the code
+ * under test, never a build that merely has a fresh stamp.
+ */
+export function deaEnv(opts: { compiled?: boolean } = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (opts.compiled === true) delete env.DEA_RUN_SOURCES;
+  else env.DEA_RUN_SOURCES = '1';
+  return env;
+}
+
+/** How long a stop may take before the agent is killed (it stops every instance first). */
+const STOP_DEADLINE_MS = 30_000;
 
 export interface AgentLogLine {
   event?: string;
@@ -25,17 +42,30 @@ export interface AgentHandle {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** The process exit, whenever it comes. */
   readonly exited: Promise<number | null>;
+  /**
+   * Leaves nothing behind, whatever state the agent is in: TERM (KILL after a deadline),
+   * then, when startAgent made the base_dir, unmounts what is left mounted in it (an
+   * agent killed with SIGKILL cannot) and removes it. Idempotent.
+   */
+  dispose(): Promise<void>;
 }
 
 export interface AgentOptions {
   natsUrl: string;
   /** Extra or overriding config keys (snake_case, as in YAML). */
   config?: Record<string, unknown>;
+  /** The caller's directory, which the caller removes; default: a fresh one dispose() removes. */
   baseDir?: string;
+  /**
+   * Let bin/dea pick the compiled build when it looks up to date (benchmarks measure what
+   * operators run). Tests never set it: they must run the sources.
+   */
+  compiled?: boolean;
 }
 
 /** Writes a config for a loopback agent and runs `bin/dea --config` as a real process. */
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const ownsBaseDir = opts.baseDir === undefined;
   const baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'dea-it-'));
   const config = {
     base_dir: baseDir,
@@ -52,7 +82,10 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   };
   const configPath = join(baseDir, 'dea.yml');
   writeFileSync(configPath, yaml.dump(config));
-  const child = spawn(BIN, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(DEA_BIN, ['--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: deaEnv({ compiled: opts.compiled === true }),
+  });
   const lines: AgentLogLine[] = [];
   const waiters = new Set<() => void>();
   let buf = '';
@@ -75,6 +108,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const alive = () => child.exitCode === null && child.signalCode === null;
   const waitForLog = (pred: (l: AgentLogLine) => boolean, timeoutMs = 10_000) =>
     new Promise<AgentLogLine>((resolve, reject) => {
       const check = () => {
@@ -92,12 +126,39 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       waiters.add(check);
       check();
     });
-  const started = await Promise.race([
-    waitForLog((l) => l.event === 'agent.started', 20_000),
-    exited.then((code) => {
-      throw new Error(`agent exited with ${code} before starting: ${stderr.slice(-2000)}`);
-    }),
-  ]);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (alive()) child.kill(signal);
+    return exited;
+  };
+  let disposing: Promise<void> | undefined;
+  const dispose = (): Promise<void> =>
+    (disposing ??= (async () => {
+      if (alive()) {
+        const killer = setTimeout(() => child.kill('SIGKILL'), STOP_DEADLINE_MS);
+        await stop();
+        clearTimeout(killer);
+      }
+      if (ownsBaseDir) {
+        unmountUnder(baseDir);
+        await rm(baseDir, { recursive: true, force: true });
+      }
+    })());
+
+  let started: AgentLogLine;
+  try {
+    started = await Promise.race([
+      waitForLog((l) => l.event === 'agent.started', 20_000),
+      exited.then((code) => {
+        throw new Error(`agent exited with ${code} before starting: ${stderr.slice(-2000)}`);
+      }),
+    ]);
+  } catch (err) {
+    // Nobody gets a handle to clean up after this one: do it here.
+    if (alive()) child.kill('SIGKILL');
+    await exited;
+    await dispose();
+    throw err;
+  }
   return {
     id: String(started.id),
     baseDir,
@@ -106,11 +167,28 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     logs: () => [...lines],
     waitForLog,
     exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
+    stop,
+    dispose,
   };
+}
+
+/**
+ * Lazily unmounts every mount point below `dir`, deepest first: the overlay views of
+ * instances an agent left behind when it was killed. Removing the tree through a live
+ * mount would fail (EBUSY) or write whiteouts into its upper layer.
+ */
+export function unmountUnder(dir: string): void {
+  if (!existsSync('/proc/self/mountinfo')) return;
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    // mountinfo escapes space, tab, newline and backslash as \ooo
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((p) => p.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync('umount', ['-l', p]);
 }
 
 /** A start message as cloud_controller_ng sends it (protocol §5.1), for `dea.<id>.start`. */

@@ -40,7 +40,11 @@ export interface Recorder<T = any> {
 }
 
 export interface RequestOptions {
-  /** How long to collect replies (default 1000 ms). */
+  /**
+   * How long to collect replies: default 1000 ms, or 15 s with `expect` (which ends the
+   * wait as soon as the replies are in, so a busy machine gets time and a quiet one pays
+   * nothing).
+   */
   timeoutMs?: number;
   /** Resolve early once this many replies arrived (default: collect until timeout). */
   expect?: number;
@@ -145,8 +149,8 @@ export async function connectTestClient(url: string, opts: TestClientOptions = {
     },
 
     request<T = any>(subject: string, payload?: unknown, ropts: RequestOptions = {}): Promise<T[]> {
-      const timeoutMs = ropts.timeoutMs ?? 1_000;
       const expect = ropts.expect;
+      const timeoutMs = ropts.timeoutMs ?? (expect !== undefined ? 15_000 : 1_000);
       const inbox = createInbox();
       const replies: T[] = [];
       return new Promise<T[]>((resolve) => {
