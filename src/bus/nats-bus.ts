@@ -63,8 +63,9 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus | null> 
   }
   connecting = false;
   logger.info({ event: 'bus.connected', server: nc.getServer() }, `connected to NATS at ${nc.getServer()}`);
-  void watchStatus(nc, logger);
-  return new NatsBus(nc);
+  const bus = new NatsBus(nc, logger);
+  void watchStatus(nc, logger, bus);
+  return bus;
 }
 
 function common(name: string): ConnectionOptions {
@@ -125,17 +126,65 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
+async function watchStatus(nc: NatsConnection, logger: Logger, bus: NatsBus): Promise<void> {
   const log = statusLogger(logger);
-  for await (const s of nc.status()) log(s);
+  for await (const s of nc.status()) {
+    log(s);
+    bus.connectionChanged(s.type);
+  }
 }
 
+/** What the bus holds for the server during an outage, at most (as Go's client, 8 MiB). */
+const HELD_MAX_BYTES = 8 * 1024 * 1024;
+
 class NatsBus implements Bus {
-  constructor(private readonly nc: NatsConnection) {}
+  /**
+   * nats.js drops whatever is published while it is disconnected (each reconnect attempt
+   * starts with an empty outbound buffer), so a crash during an outage would never be
+   * reported. Those messages are held here and sent, in order, once reconnected.
+   */
+  private held: Array<{ subject: string; data: Uint8Array }> = [];
+  private heldBytes = 0;
+  private dropped = 0;
+  private disconnected = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly logger: Logger,
+  ) {}
 
   publish(subject: string, body: unknown): void {
     if (this.nc.isClosed()) return;
-    this.nc.publish(subject, encodeJson(body));
+    const data = encodeJson(body);
+    if (this.disconnected) this.hold(subject, data);
+    else this.nc.publish(subject, data);
+  }
+
+  /** Fed the connection's status events, in order. */
+  connectionChanged(type: string): void {
+    if (type === 'disconnect') this.disconnected = true;
+    if (type !== 'reconnect') return;
+    this.disconnected = false;
+    const held = this.held.splice(0);
+    const dropped = this.dropped;
+    this.heldBytes = 0;
+    this.dropped = 0;
+    for (const m of held) this.nc.publish(m.subject, m.data);
+    if (held.length > 0 || dropped > 0) {
+      this.logger[dropped > 0 ? 'warn' : 'info'](
+        { event: 'bus.outage.sent', sent: held.length, dropped },
+        `sent ${held.length} message(s) held during the NATS outage${dropped > 0 ? `; ${dropped} dropped over ${HELD_MAX_BYTES} bytes` : ''}`,
+      );
+    }
+  }
+
+  private hold(subject: string, data: Uint8Array): void {
+    if (this.heldBytes + data.length > HELD_MAX_BYTES) {
+      this.dropped++;
+      return;
+    }
+    this.held.push({ subject, data });
+    this.heldBytes += data.length;
   }
 
   subscribe(subject: string, handler: BusHandler): Subscription {
