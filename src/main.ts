@@ -24,6 +24,7 @@ import { Layout } from './staging/layout.js';
 import { SparePool } from './staging/spares.js';
 import { stagedFiles } from './staging/staged-files.js';
 import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
+import { LoopDisks } from './staging/loop-disk.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
 import { createMetrics } from './status/metrics.js';
@@ -88,7 +89,9 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   if (!bus) return await exited(logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
   const backend = await chooseBackend(config, layout, appUser, logger);
-  const { dirs, spares } = await instanceDirs(layout, appUser, backend.kind === 'container', logger);
+  const inContainers = backend.kind === 'container';
+  const loopDisks = inContainers && config.backend.container.diskLimit === 'loop' ? new LoopDisks(join(layout.layers, '.disks')) : undefined;
+  const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks }, logger);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
@@ -164,12 +167,12 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor): Stat
 async function instanceDirs(
   layout: Layout,
   user: { uid: number; gid: number } | null,
-  shareWithGroup: boolean,
+  extras: { shareWithGroup: boolean; loopDisks?: LoopDisks },
   logger: Logger,
 ): Promise<{ dirs: InstanceDirs; spares: SparePool | null }> {
   if (await overlaySupported(layout, logger)) {
     logger.info({ event: 'staging.dirs.chosen', kind: 'overlay' }, 'instance directories: overlayfs over one tree per droplet');
-    return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger, shareWithGroup }), spares: null };
+    return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger, ...extras }), spares: null };
   }
   logger.info({ event: 'staging.dirs.chosen', kind: 'unpacked' }, 'instance directories: one unpacked copy each');
   const spares = new SparePool({ dir: layout.tmp, unpack: unpackDroplet, user, logger });

@@ -23,7 +23,7 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   inst.dropletSha1 = droplet.sha1;
   // Layout builds it normalized, without a trailing slash: the paths below need no join.
   const dir = deps.layout.instanceDir(inst.localId);
-  await deps.dirs.create(droplet, inst.localId, signal);
+  await deps.dirs.create(droplet, inst.localId, signal, { diskMb: inst.spec.limits.diskMb });
   const info = await deps.stagedFiles.dropletInfo(dir);
   const mode = startMode(inst, info);
   await deps.stagedFiles.makeAppDirs(dir, deps.appUser);

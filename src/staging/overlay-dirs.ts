@@ -6,6 +6,8 @@ import type { Layout } from './layout.js';
 import type { Unpack } from './spares.js';
 import { makeOwnedDir, type CachedRef, type InstanceDirs } from './unpacked-dirs.js';
 import { shareWithGroup } from './group-share.js';
+import type { LoopDisks } from './loop-disk.js';
+import type { CreateOptions } from './unpacked-dirs.js';
 
 export interface OverlayDirsOptions {
   readonly layout: Layout;
@@ -17,6 +19,8 @@ export interface OverlayDirsOptions {
    * tree owner's group (the container backend) can then change their views of it.
    */
   readonly shareWithGroup?: boolean;
+  /** Put each instance's writable layer on a filesystem of its disk quota's size. */
+  readonly loopDisks?: LoopDisks;
 }
 
 /**
@@ -32,11 +36,15 @@ export class OverlayDirs implements InstanceDirs {
 
   constructor(private readonly opts: OverlayDirsOptions) {}
 
-  async create(droplet: CachedRef, localId: string, signal?: AbortSignal): Promise<void> {
+  async create(droplet: CachedRef, localId: string, signal?: AbortSignal, opts: CreateOptions = {}): Promise<void> {
     const lower = await this.tree(droplet);
     signal?.throwIfAborted();
     const { upper, work } = this.rw(localId);
     await mkdir(this.rwRoot(localId), { mode: 0o700 });
+    if (this.opts.loopDisks && opts.diskMb !== undefined) {
+      await this.opts.loopDisks.mount(localId, opts.diskMb, this.rwRoot(localId));
+      await chmod(this.rwRoot(localId), 0o700);
+    }
     // The merged root takes its owner and mode from the upper directory.
     await makeOwnedDir(upper, this.opts.user);
     await mkdir(work, { mode: 0o700 });
@@ -47,13 +55,19 @@ export class OverlayDirs implements InstanceDirs {
 
   async remove(localId: string): Promise<void> {
     await this.unmount(localId);
+    await this.opts.loopDisks?.unmount(localId, this.rwRoot(localId));
     await rm(this.rwRoot(localId), { recursive: true, force: true });
   }
 
   async retire(localId: string): Promise<void> {
     await this.unmount(localId);
     // What the app wrote, its logs included, is the upper layer: that is the crash record.
-    await rename(this.rw(localId).upper, this.opts.layout.crashDir(localId)).catch(() => undefined);
+    // On a loop disk it lives on another filesystem, where a rename cannot reach: copy it.
+    const { upper } = this.rw(localId);
+    const crash = this.opts.layout.crashDir(localId);
+    if (this.opts.loopDisks) await run('cp', ['-a', upper, crash]);
+    else await rename(upper, crash).catch(() => undefined);
+    await this.opts.loopDisks?.unmount(localId, this.rwRoot(localId));
     await rm(this.rwRoot(localId), { recursive: true, force: true });
   }
 

@@ -12,8 +12,13 @@ export interface CachedRef {
  * How an instance directory is made from a cached droplet and taken away again. The
  * lifecycle only says when; the strategies below say how.
  */
+export interface CreateOptions {
+  /** The instance's disk quota, for directories that enforce it (a loop disk). */
+  readonly diskMb?: number;
+}
+
 export interface InstanceDirs {
-  create(droplet: CachedRef, localId: string, signal?: AbortSignal): Promise<void>;
+  create(droplet: CachedRef, localId: string, signal?: AbortSignal, opts?: CreateOptions): Promise<void>;
   /** After a stop: nothing of the instance is left. */
   remove(localId: string): Promise<void>;
   /** After a crash: what the app wrote (its logs above all) is kept at crashes/<id>. */

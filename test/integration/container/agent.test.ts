@@ -140,3 +140,40 @@ describe('a container without its agent', () => {
     // What the killed agent held (groups, uid) is swept by afterAll; adoption is a later issue.
   }, 90_000);
 });
+
+describe('disk_limit: loop', () => {
+  it('gives the app a filesystem of its quota: a write past it fails with ENOSPC, no kill', async () => {
+    const agent = await s.startAgent({
+      config: { backend: { kind: 'container', container: { cgroup_root: CGROUP_ROOT, disk_limit: 'loop' } }, monitor: { interval_ms: 250 } },
+    });
+    const running = s.bus.record('dea.heartbeat');
+    await running.ready();
+    // A worker (no URIs: healthy at once) that writes 64 MB into a 32 MB quota.
+    await s.startOn(agent, 'serves-http-v2', 'ct-loop', {
+      uris: [],
+      limits: { mem: 128, disk: 32, fds: 1024 },
+      start_command: 'dd if=/dev/zero of=big bs=1M count=64 2>&1; echo "dd-exit=$?"; exec sleep 600',
+    });
+    const [found] = await waitForFind(agent, 'ct-loop');
+    const log = join(agent.baseDir, 'instances', found.instance as string, 'logs', 'stdout.log');
+    await waitFor(() => expect(readFileSync(log, 'utf8')).toMatch(/dd-exit=1/), 30_000);
+    expect(readFileSync(log, 'utf8')).toMatch(/No space left on device/);
+    // Still running: the kernel said no, nobody killed it.
+    const [again] = await s.find({ droplet: 'ct-loop' }, agent);
+    expect(again.state).toBe('RUNNING');
+    running.stop();
+    await agent.stop();
+    // The stop unmounted the loop filesystem and deleted its image.
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(agent.baseDir);
+    expect(readdirSync(join(agent.baseDir, 'layers', '.disks')).filter((f) => f.endsWith('.img'))).toEqual([]);
+  }, 90_000);
+});
+
+async function waitForFind(agent: Parameters<AgentSuite['find']>[1], droplet: string): Promise<any[]> {
+  let found: any[] = [];
+  await waitFor(async () => {
+    found = await s.find({ droplet }, agent);
+    expect(found.length).toBe(1);
+  }, 30_000);
+  return found;
+}
