@@ -1,4 +1,4 @@
-/** The config module's public API (SPEC §2). */
+/** The config module's public API; every key is documented in config/dea.yml. */
 export type {
   AgentConfig,
   BackendConfig,

@@ -1,9 +1,10 @@
 /**
- * The zod schema of the YAML config file (SPEC §2). Keys are snake_case as operators write
- * them. Every section carries its own defaults and accepts being absent (or empty), so a
- * partial section keeps the defaults of the keys it leaves out (a deep merge, unlike
- * dea_ng's shallow one). Defaults that depend on the host (local_ip, pid_filename, status
- * credentials, instance.user) stay optional here and are filled in by load.ts.
+ * The zod schema of the YAML config file (config/dea.yml documents every key). Keys are
+ * snake_case as operators write them. Every section carries its own defaults and accepts
+ * being absent (or empty), so a partial section keeps the defaults of the keys it leaves
+ * out (a deep merge, unlike dea_ng's shallow one). Defaults that depend on the host
+ * (local_ip, pid_filename, status credentials, instance.user) stay optional here and are
+ * filled in by load.ts.
  *
  * Every leaf carries an `expected …` message; load.ts adds the key path and the offending
  * value (with credentials scrubbed).

@@ -1,6 +1,7 @@
 /**
- * The validated, frozen configuration (SPEC §2). YAML keys are snake_case; here they are
- * camelCase with their units in the name. Each module receives only its own slice.
+ * The validated, frozen configuration (config/dea.yml documents each key). YAML keys are
+ * snake_case; here they are camelCase with their units in the name. Each module receives
+ * only its own slice.
  */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
