@@ -13,6 +13,7 @@ import { ProcessBackend } from '../../src/backends/process/index.js';
 import type { BackendHandle, InstanceProcess, LaunchSpec } from '../../src/backends/types.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { silentLogger } from '../../src/platform/logger.js';
+import { isRoot, requireHost } from '../integration/preconditions.js';
 import { eventually } from '../support/eventually.js';
 import { backendContract, type ContractApp } from './backend.contract.js';
 
@@ -206,6 +207,7 @@ describe('ProcessBackend', () => {
   });
 
   it('runs as the given user when one is set', async () => {
+    requireHost({ 'root (to run the app as another user)': isRoot() });
     const { spec, status, stdout } = await runToEnd({
       startup: 'echo "$(id -u):$(id -g):$(id -G)"\necho mine > owned.txt',
       over: { user: NOBODY },
