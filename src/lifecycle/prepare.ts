@@ -17,7 +17,7 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
   throw new AgentError(ErrorCodes.STACK_UNKNOWN, `stack ${JSON.stringify(stack.slice(0, 64))} is not offered here`);
 }
 
-/** Download, unpack and describe the instance's process (SPEC §4 steps 3–6). */
+/** Download, unpack and describe the instance's process (fetch, unpack, start command, environment). */
 export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
   inst.dropletSha1 = droplet.sha1;

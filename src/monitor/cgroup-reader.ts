@@ -156,7 +156,7 @@ export class CgroupReader {
       if (this.reads++ % this.memoryStatEvery === 0) this.readSlow();
       return {
         cpuNs,
-        // the working set: usage minus inactive file cache, floored at 0 (isolation.md §2.4)
+        // the working set: usage minus inactive file cache, floored at 0, as Garden and the kubelet count it
         memBytes: usage === null ? null : Math.max(0, usage - this.inactiveFile),
         oomKills: this.oomKills,
       };

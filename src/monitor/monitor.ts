@@ -36,7 +36,7 @@ interface Track {
 }
 
 /**
- * The periodic pass over every instance with a process (SPEC §6): CPU, memory, disk,
+ * The periodic pass over every instance with a process (every monitor.interval_ms): CPU, memory, disk,
  * quotas, renice; never overlapping (the next tick is scheduled when one ends), and
  * measuring its own cost.
  */

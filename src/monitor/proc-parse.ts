@@ -244,7 +244,7 @@ export function inactiveFileBytes(stat: ReadonlyMap<string, number>): number {
 
 /**
  * The working set: usage minus inactive file cache, floored at 0 (what cAdvisor, the
- * kubelet and Garden count against a memory limit; isolation.md §2.4).
+ * kubelet and Garden count against a memory limit).
  */
 export function workingSetBytes(usageBytes: number, stat: ReadonlyMap<string, number>): number {
   return Math.max(0, usageBytes - inactiveFileBytes(stat));

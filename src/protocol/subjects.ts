@@ -1,5 +1,5 @@
 /**
- * Every NATS subject the agent uses (SPEC §3, protocol §3 and §4), spelt exactly as the
+ * Every NATS subject the agent uses (protocol §3 and §4), spelt exactly as the
  * dea_ng v2-classic peers expect them.
  */
 

@@ -7,7 +7,7 @@ import type { Limits, ServiceBinding } from '../../instance/types.js';
 import { MAX_ENV_ENTRY, list, text } from './fields.js';
 import { opaque } from './opaque.js';
 
-/** v1 defaults, used when `limits` or one of its keys is absent (SPEC §4.1). */
+/** v1 defaults, used when `limits` or one of its keys is absent (protocol §5.1: mem 512, disk 256, fds 1024). */
 export const DEFAULT_LIMITS: Limits = { memMb: 512, diskMb: 256, fds: 1024 };
 
 // Bounds that keep byte figures exact (MB × 2^20 stays a safe integer) and ulimit sane.

@@ -1,5 +1,5 @@
 /**
- * `dea.<id>.start` (protocol §5.1, §5.2, SPEC §4.1) → StartSpec. Stricter than dea_ng
+ * `dea.<id>.start` (protocol §5.1, §5.2) → StartSpec. Stricter than dea_ng
  * where the v1 defaults say so (limits may be absent), strict about types everywhere.
  */
 import { z } from 'zod';
@@ -46,7 +46,7 @@ const startSchema = z
       stack: m.stack ?? null,
       dropletSha1: m.sha1,
       dropletUri: m.executableUri,
-      // An empty command is no command: fall back to staging_info / startup (SPEC §4.5).
+      // An empty command is no command: fall back to staging_info / startup.
       startCommand: m.start_command?.trim() ? m.start_command : null,
       healthCheckTimeoutSecs: m.health_check_timeout ?? null,
       limits: m.limits,
