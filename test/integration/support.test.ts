@@ -11,10 +11,10 @@ import { connectTestClient, type TestBusClient } from '../support/bus-client.js'
 import { buildDroplet, buildSyntheticDroplet, serveDroplets, FIXTURE_APPS, FIXTURE_APPS_DIR } from '../support/droplets.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { canConnect, getFreePort, waitForPort } from '../support/ports.js';
+import { isRoot, requireHost } from './preconditions.js';
 
 const run = promisify(execFile);
 const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0;
 
 let scratch: string;
 beforeAll(async () => {
@@ -390,14 +390,15 @@ describe('fixture apps', () => {
   });
 
   it('serves-http: falls back to $PORT without -p, and runs as nobody with umask 077', async () => {
-    const dir = await unpack('serves-http', isRoot ? { owner: NOBODY } : {});
+    requireHost({ 'root (to run the app as nobody)': isRoot() });
+    const dir = await unpack('serves-http', { owner: NOBODY });
     const port = await getFreePort();
-    const app = launch(dir, ['./startup'], { env: { PORT: String(port) }, asNobody: isRoot });
+    const app = launch(dir, ['./startup'], { env: { PORT: String(port) }, asNobody: true });
     await app.waitForStdout(/serves-http listening on \d+/);
     const self = await getJson(port);
     expect(self['port']).toBe(port);
     expect(self['argv']).toEqual([]);
-    if (isRoot) expect(self).toMatchObject({ uid: NOBODY, gid: NOBODY, umask: '0077' });
+    expect(self).toMatchObject({ uid: NOBODY, gid: NOBODY, umask: '0077' });
   });
 
   it('serves-http-v2: staging_info.yml start command in app/ after sourcing .profile.d', async () => {
@@ -481,16 +482,17 @@ describe('fixture apps', () => {
   });
 
   it('state-file: writes {"state":"RUNNING"} to the droplet.yaml state_file (as nobody, umask 077)', async () => {
-    const dir = await unpack('state-file', isRoot ? { owner: NOBODY } : {});
+    requireHost({ 'root (to run the app as nobody)': isRoot() });
+    const dir = await unpack('state-file', { owner: NOBODY });
     const manifest = yaml.load(await readFile(path.join(dir, 'droplet.yaml'), 'utf8')) as Record<string, unknown>;
     expect(manifest['state_file']).toBe('tmp/state.json');
     const stateFile = path.join(dir, 'tmp/state.json');
     const t0 = Date.now();
-    launch(dir, ['./startup'], { env: { STATE_DELAY_MS: '300' }, asNobody: isRoot });
+    launch(dir, ['./startup'], { env: { STATE_DELAY_MS: '300' }, asNobody: true });
     await until(() => existsSync(stateFile), 5000, 'the state file');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect(JSON.parse(await readFile(stateFile, 'utf8'))).toMatchObject({ state: 'RUNNING' });
-    if (isRoot) expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
   });
 
   it('forks-children: two sleeping children in the app process group, gone when the group is killed', async () => {
@@ -538,16 +540,15 @@ describe('fixture apps', () => {
   });
 
   it('disk-filler: grows filler.dat in its own directory to FILL_MAX_MB (as nobody, umask 077)', async () => {
-    const dir = await unpack('disk-filler', isRoot ? { owner: NOBODY } : {});
+    requireHost({ 'root (to run the app as nobody)': isRoot() });
+    const dir = await unpack('disk-filler', { owner: NOBODY });
     const port = await getFreePort();
-    const app = launch(dir, ['./startup', '-p', String(port)], { env: { FILL_MAX_MB: '12' }, asNobody: isRoot });
+    const app = launch(dir, ['./startup', '-p', String(port)], { env: { FILL_MAX_MB: '12' }, asNobody: true });
     await app.waitForStdout(/disk-filler done, 12 MB/, 5000);
     const st = await stat(path.join(dir, 'filler.dat'));
     expect(st.size).toBe(12 * 1024 * 1024);
-    if (isRoot) {
-      expect(st.uid).toBe(NOBODY);
-      expect(st.mode & 0o777).toBe(0o600);
-    }
+    expect(st.uid).toBe(NOBODY);
+    expect(st.mode & 0o777).toBe(0o600);
   });
 
   it('many-files: the synthetic droplet unpacks and serves HTTP', async () => {
