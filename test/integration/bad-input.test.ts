@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startMessage, type AgentHandle, type AgentLogLine } from '../support/agent-process.js';
 import { connectTestClient, type Recorder, type TestBusClient } from '../support/bus-client.js';
+import { cleanUp } from '../support/cleanup.js';
 import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from '../support/droplets.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { requestAll, roundTrip } from '../support/round-trip.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 
@@ -50,14 +52,15 @@ beforeAll(async () => {
   agent = await startAgent({ natsUrl: nats.url, config: { resources: { memory_mb: MEMORY_MB, disk_mb: DISK_MB } } });
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  await bus?.close();
-  await files?.close();
-  await nats?.stop();
-  if (agent) rmSync(agent.baseDir, { recursive: true, force: true });
-  if (dropletDir) rmSync(dropletDir, { recursive: true, force: true });
-});
+afterAll(() =>
+  cleanUp(
+    agent && (() => agent.dispose()),
+    bus && (() => bus.close()),
+    files && (() => files.close()),
+    nats && (() => nats.stop()),
+    dropletDir === undefined ? undefined : () => rmSync(dropletDir, { recursive: true, force: true }),
+  ),
+);
 
 const startSubject = (): string => `dea.${agent.id}.start`;
 
@@ -91,6 +94,39 @@ async function heartbeat(): Promise<any> {
 
 function baseEntries(sub: string): string[] {
   return readdirSync(join(agent.baseDir, sub));
+}
+
+/** Every `dea.find.droplet` reply of the agent for `droplet` (none is an answer too). */
+function find(droplet: string): Promise<any[]> {
+  return requestAll(bus, agent.id, 'dea.find.droplet', { droplet });
+}
+
+/** Starts `droplet` (serves-http) unless it already runs; resolves with its registration. */
+async function running(droplet: string): Promise<any> {
+  const runs = (await find(droplet)).some((f) => f.state === 'RUNNING');
+  if (!runs) bus.publish(startSubject(), valid(droplet));
+  return (await registered.waitFor((m) => m.data.app === droplet, 15_000)).data;
+}
+
+/** What the agent holds and has done, to compare before and after a batch of bad input. */
+async function footprint(): Promise<Record<string, unknown>> {
+  const hb = await heartbeat();
+  const ad = await advertise();
+  const [status] = await bus.request('dea.status', {}, { expect: 1 });
+  return {
+    heartbeat: hb.droplets,
+    available_memory: ad.available_memory,
+    available_disk: ad.available_disk,
+    app_id_to_count: ad.app_id_to_count,
+    reserved_memory: status.reserved_memory,
+    instances: baseEntries('instances'),
+    crashes: baseEntries('crashes'),
+    droplets: baseEntries('droplets'),
+    tmp: baseEntries('tmp'),
+    downloads: files.totalRequests(),
+    exits: exited.all().length,
+    // (counts of routes would change with the periodic re-registration of running apps)
+  };
 }
 
 function valid(droplet: string, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -141,59 +177,54 @@ const BAD_STARTS: ReadonlyArray<readonly [string, unknown, string | null, RegExp
 ];
 
 describe('malformed dea.<id>.start messages', () => {
-  let advertBefore: any;
-
-  beforeAll(async () => {
-    advertBefore = await advertise();
-  });
-
   it.each(BAD_STARTS)('%s: logged as bus.message.invalid with its subject, then dropped', async (_name, payload, droplet, problem) => {
     const line = await publishInvalid(startSubject(), payload);
     expect(line.level).toBe('warn');
     expect(line.subject).toBe(startSubject());
     expect(line.problems).toEqual(expect.arrayContaining([expect.stringMatching(problem)]));
-    if (droplet !== null) {
-      expect(await bus.request('dea.find.droplet', { droplet }, { timeoutMs: 300 })).toEqual([]);
-    }
+    if (droplet !== null) expect(await find(droplet)).toEqual([]);
   });
 
-  it('created no instance, reserved nothing and wrote nothing', async () => {
-    const hb = await heartbeat();
-    expect(hb.droplets).toEqual([]);
-    const ad = await advertise();
-    expect(ad.available_memory).toBe(MEMORY_MB);
-    expect(ad.available_memory).toBe(advertBefore.available_memory);
-    expect(ad.available_disk).toBe(advertBefore.available_disk);
-    expect(ad.app_id_to_count).toEqual({});
-    const status = await bus.request('dea.status', {}, { expect: 1 });
-    expect(status[0]).toMatchObject({ reserved_memory: 0 });
-    expect(baseEntries('instances')).toEqual([]);
-    expect(baseEntries('crashes')).toEqual([]);
-    expect(baseEntries('droplets')).toEqual([]);
-    expect(baseEntries('tmp')).toEqual([]);
-    expect(files.totalRequests()).toBe(0);
-    expect(exited.all()).toEqual([]);
+  it('all of them together create no instance, reserve nothing and write nothing', async () => {
+    const before = await footprint();
+    for (const [, payload] of BAD_STARTS) await publishInvalid(startSubject(), payload);
+    // The footprint's heartbeat and advert are round trips after the last bad start.
+    expect(await footprint()).toEqual(before);
+    const named = new Set(BAD_STARTS.map(([, , droplet]) => droplet).filter((d) => d !== null));
+    for (const droplet of named) expect(await find(droplet)).toEqual([]);
+    expect(registered.filter((m) => named.has(m.data.app))).toEqual([]);
   });
 
-  it('never logs the credentials of a message it refuses', () => {
-    const lines = agent.logs();
-    expect(lines.filter((l) => l.event === 'bus.message.invalid').length).toBeGreaterThanOrEqual(BAD_STARTS.length);
-    const leaking = lines.filter((l) => JSON.stringify(l).includes(SECRET));
+  it('never logs the credentials of a message it refuses', async () => {
+    const withSecrets = BAD_STARTS.filter(([, payload]) => JSON.stringify(payload ?? null).includes(SECRET));
+    expect(withSecrets.length).toBeGreaterThan(0);
+    for (const [, payload] of withSecrets) await publishInvalid(startSubject(), payload);
+    await roundTrip(bus, agent.id);
+    const leaking = agent.logs().filter((l) => JSON.stringify(l).includes(SECRET));
     expect(leaking).toEqual([]);
   });
 
   it('still starts a valid droplet afterwards', async () => {
-    bus.publish(startSubject(), valid('app-ok'));
-    const reg = await registered.waitFor((m) => m.data.app === 'app-ok', 15_000);
-    expect(reg.data).toMatchObject({ dea: agent.id, app: 'app-ok', uris: ['app-ok.example.com'] });
-    const [found] = await bus.request('dea.find.droplet', { droplet: 'app-ok' }, { expect: 1 });
-    expect(found).toMatchObject({ droplet: 'app-ok', state: 'RUNNING' });
-    expect(exited.all()).toEqual([]);
+    // 64 MB: with app-ok (128) and app-fits (64) it still fits in 256, whatever ran before.
+    bus.publish(startSubject(), valid('app-valid', { limits: { mem: 64, disk: 256, fds: 1024 } }));
+    const reg = await registered.waitFor((m) => m.data.app === 'app-valid', 15_000);
+    expect(reg.data).toMatchObject({ dea: agent.id, app: 'app-valid', uris: ['app-valid.example.com'] });
+    const found = await find('app-valid');
+    expect(found).toEqual([expect.objectContaining({ droplet: 'app-valid', state: 'RUNNING' })]);
+    expect(exited.filter((m) => m.data.droplet === 'app-valid')).toEqual([]);
+    // Its memory is for the tests below.
+    bus.publish('dea.stop', { droplet: 'app-valid' });
+    await agent.waitForLog((l) => l.event === 'instance.stopped' && l.app_id === 'app-valid', 15_000);
   });
 });
 
 describe('malformed dea.stop, dea.update and dea.find.droplet messages', () => {
-  // Every case names the running app, so a lenient parser would act on it.
+  // Every case names this running app, so a lenient parser would act on it.
+  let target: any;
+  beforeAll(async () => {
+    target = await running('app-ok');
+  });
+
   const CASES: ReadonlyArray<readonly [string, string, unknown, RegExp]> = [
     ['dea.stop', 'invalid JSON', '{"droplet": "app-ok"', /not valid JSON/],
     ['dea.stop', 'no droplet', { indices: [0] }, /^droplet: is required/],
@@ -223,14 +254,18 @@ describe('malformed dea.stop, dea.update and dea.find.droplet messages', () => {
     replies.stop();
   });
 
-  it('left the running instance alone: still RUNNING, routes unchanged', async () => {
-    const [found] = await bus.request('dea.find.droplet', { droplet: 'app-ok' }, { expect: 1 });
-    expect(found).toMatchObject({ droplet: 'app-ok', state: 'RUNNING', index: 0 });
-    expect(unregistered.all()).toEqual([]);
+  it('all of them together leave the running instance alone: still RUNNING, routes unchanged', async () => {
+    const [before] = await find('app-ok');
+    const unregisteredBefore = unregistered.all().length;
+    for (const [subject, , payload] of CASES) await publishInvalid(subject, payload);
+    await roundTrip(bus, agent.id);
+    const after = await find('app-ok');
+    expect(after).toEqual([expect.objectContaining({ droplet: 'app-ok', state: 'RUNNING', index: 0, instance: before.instance })]);
+    expect(unregistered.all().slice(unregisteredBefore)).toEqual([]);
     expect(registered.filter((m) => JSON.stringify(m.data.uris).includes('new.example.com'))).toEqual([]);
-    const res = await fetch(`http://127.0.0.1:${registered.filter((m) => m.data.app === 'app-ok')[0]?.data.port}/`);
+    const res = await fetch(`http://127.0.0.1:${target.port}/`);
     expect(res.status).toBe(200);
-    expect(exited.all()).toEqual([]);
+    expect(exited.filter((m) => m.data.droplet === 'app-ok')).toEqual([]);
   });
 });
 
@@ -262,6 +297,7 @@ describe('starts that do not fit (resources.memory_mb: 256)', () => {
 
   it('disk: born CRASHED with "Not enough disk resource available.", nothing downloaded, nothing held', async () => {
     const before = await advertise();
+    const instancesBefore = baseEntries('instances');
     bus.publish(startSubject(), startMessage({ droplet: 'app-big-disk', index: 1, executableUri: files.url('refused.tgz'), sha1: web.sha1, limits: { mem: 64, disk: DISK_MB + 1, fds: 1024 } }));
     const msg = await exitOf('app-big-disk');
     expect(msg.data).toMatchObject({
@@ -280,7 +316,7 @@ describe('starts that do not fit (resources.memory_mb: 256)', () => {
     expect(after.available_disk).toBe(before.available_disk);
     expect(exited.filter((m) => m.data.droplet === 'app-big-disk')).toHaveLength(1);
     expect(files.requests('refused.tgz')).toBe(0);
-    expect(baseEntries('instances')).toHaveLength(1); // app-ok's
+    expect(baseEntries('instances')).toEqual(instancesBefore);
   });
 
   it('both: disk is named first, as dea_ng does', async () => {
@@ -291,10 +327,11 @@ describe('starts that do not fit (resources.memory_mb: 256)', () => {
   });
 
   it('a start that fits still runs after the refusals', async () => {
+    const before = await advertise();
     bus.publish(startSubject(), valid('app-fits', { limits: { mem: 64, disk: 256, fds: 1024 } }));
     const reg = await registered.waitFor((m) => m.data.app === 'app-fits', 15_000);
     expect(reg.data).toMatchObject({ dea: agent.id, app: 'app-fits' });
     const ad = await advertise();
-    expect(ad.available_memory).toBe(MEMORY_MB - 128 - 64);
+    expect(ad.available_memory).toBe(before.available_memory - 64);
   });
 });

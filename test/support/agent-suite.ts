@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, startMessage, type AgentHandle, type AgentOptions } from './agent-process.js';
 import { connectTestClient, type TestBusClient } from './bus-client.js';
+import { cleanUp } from './cleanup.js';
 import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from './droplets.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { requestAll, roundTrip } from './round-trip.js';
@@ -34,23 +35,10 @@ export interface AgentSuite {
   close(): Promise<void>;
 }
 
-/** Runs every step, even after one fails, and then throws the first failure. */
-async function allSteps(steps: Array<() => Promise<unknown>>): Promise<void> {
-  let first: unknown;
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  if (first !== undefined) throw first;
-}
-
 export async function agentSuite(config: AgentOptions['config'] = {}): Promise<AgentSuite> {
   // Everything made so far, undone in reverse order by close() or by a failed setup.
   const undo: Array<() => Promise<unknown>> = [];
-  const close = () => allSteps(undo.splice(0).reverse());
+  const close = () => cleanUp(...undo.splice(0).reverse());
   try {
     const nats = await startNatsServer();
     undo.push(() => nats.stop());
