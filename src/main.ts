@@ -181,9 +181,8 @@ async function instanceDirs(
 }
 
 /**
- * `container` where this host can run it (root, writable cgroups), else `process`, with
- * the reason in the log; varz shows the choice. `auto` stays on `process` until the
- * container backend runs the whole suite (issue 11 in progress).
+ * `container` and `auto`: the container backend where this host can run it (root,
+ * writable cgroups), else `process`, with the reason in the log; varz shows the choice.
  */
 async function chooseBackend(
   config: AgentConfig,
@@ -191,7 +190,7 @@ async function chooseBackend(
   appUser: { uid: number; gid: number } | null,
   logger: Logger,
 ): Promise<Backend> {
-  if (config.backend.kind === 'container') {
+  if (config.backend.kind !== 'process') {
     const c = config.backend.container;
     const choice = await createContainerBackend({
       baseDir: layout.baseDir,

@@ -15,10 +15,18 @@ const REPO = new URL('../..', import.meta.url).pathname;
 /** instance.log_max_bytes of this suite's agent. */
 const LOG_CAP = 4096;
 
+/**
+ * This suite checks the process backend's own semantics (host pids, the shared app user,
+ * the monitor's quota messages), so it pins that backend; `auto` picks the container
+ * backend here, whose counterparts live in test/integration/container/.
+ */
+const PROCESS_BACKEND = { backend: { kind: 'process' } };
+
 let s: AgentSuite;
 
 beforeAll(async () => {
   s = await agentSuite({
+    ...PROCESS_BACKEND,
     crash_lifetime_secs: 1,
     intervals: { heartbeat: 1, advertise: 1, router_register_in_seconds: 1 },
     instance: { stop_grace_secs: 2, log_max_bytes: LOG_CAP },
@@ -27,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.close());
 
-const FAST_INTERVALS = { intervals: { heartbeat: 1, advertise: 1, router_register_in_seconds: 1 } };
+const FAST_INTERVALS = { ...PROCESS_BACKEND, intervals: { heartbeat: 1, advertise: 1, router_register_in_seconds: 1 } };
 
 const runningOn = (agentId: string, app: string) => (m: { data: any }) =>
   m.data.dea === agentId && m.data.droplets.some((d: { droplet: string; state: string }) => d.droplet === app && d.state === 'RUNNING');
@@ -207,7 +215,7 @@ describe('the command line and the process', () => {
   });
 
   it('refuses to start beside a live agent that holds the pid file', async () => {
-    await expect(startAgent({ natsUrl: s.nats.url, baseDir: s.agent.baseDir })).rejects.toThrow(/exited with 1/);
+    await expect(startAgent({ natsUrl: s.nats.url, baseDir: s.agent.baseDir, config: PROCESS_BACKEND })).rejects.toThrow(/exited with 1/);
   });
 
   it('through a NATS restart: a crash during the outage is reported after it; starts, heartbeats and routes work again', async () => {
@@ -294,7 +302,7 @@ describe('the command line and the process', () => {
   });
 
   it('an instance outlives an agent killed with SIGKILL, and a stale pid file does not block the next agent', async () => {
-    const agent = await s.startAgent();
+    const agent = await s.startAgent({ config: PROCESS_BACKEND });
     const reg = s.bus.record('router.register');
     await reg.ready();
     const d = await s.droplet('serves-http');
@@ -304,7 +312,7 @@ describe('the command line and the process', () => {
     try {
       await agent.stop('SIGKILL');
       expect((await fetch(`http://127.0.0.1:${r.data.port}/`)).status).toBe(200);
-      const next = await s.startAgent({ baseDir: agent.baseDir });
+      const next = await s.startAgent({ baseDir: agent.baseDir, config: PROCESS_BACKEND });
       expect(next.id).not.toBe(agent.id);
       expect(await next.stop()).toBe(0);
     } finally {

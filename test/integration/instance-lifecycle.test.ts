@@ -5,10 +5,17 @@ import type { AgentLogLine } from '../support/agent-process.js';
 import { agentSuite, type AgentSuite } from '../support/agent-suite.js';
 import { eventually } from '../support/eventually.js';
 
+/**
+ * This suite checks the process backend's own semantics (host pids, the shared app user,
+ * the monitor's quota messages), so it pins that backend; `auto` picks the container
+ * backend here, whose counterparts live in test/integration/container/.
+ */
+const PROCESS_BACKEND = { backend: { kind: 'process' } };
+
 let s: AgentSuite;
 
 beforeAll(async () => {
-  s = await agentSuite({ crash_lifetime_secs: 600 });
+  s = await agentSuite({ ...PROCESS_BACKEND, crash_lifetime_secs: 600 });
 });
 afterAll(async () => s?.close());
 

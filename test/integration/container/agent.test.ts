@@ -19,8 +19,9 @@ const host = detectCgroupHost();
 let s: AgentSuite;
 
 beforeAll(async () => {
+  // `auto`: where cgroups are writable (here, as root) it must pick the container backend.
   s = await agentSuite({
-    backend: { kind: 'container', container: { cgroup_root: CGROUP_ROOT } },
+    backend: { kind: 'auto', container: { cgroup_root: CGROUP_ROOT } },
     instance: { nproc_limit: NPROC },
     monitor: { interval_ms: 250 },
   });
