@@ -4,7 +4,7 @@
  * the agent, then nats-server, and removes the run's files: one line per step.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { removeDevFiles, startChild, stopChild, type Child } from './dev-childre
 
 const root = new URL('..', import.meta.url).pathname;
 const CONFIG = join(root, 'config/dev.yml');
+/** Where the quick start mounts its own LXCFS (config/dev.yml's lxcfs_dir). */
+const LXCFS_DIR = '/tmp/dea-dev-lxcfs';
 const NATS_PORT = 4222;
 /** Above the agent's own 60 s shutdown deadline. */
 const AGENT_GRACE_MS = 70_000;
@@ -25,6 +27,7 @@ const state = {
   stopping: false,
   agent: undefined as Child | undefined,
   nats: undefined as Child | undefined,
+  lxcfs: undefined as Child | undefined,
   nc: undefined as NatsConnection | undefined,
   dirs: [(yaml.load(readFileSync(CONFIG, 'utf8')) as { base_dir: string }).base_dir],
 };
@@ -57,6 +60,11 @@ async function shutdown(why: string, code: number): Promise<never> {
     say(`${why}: stopping the agent, then nats-server`);
     await state.nc?.close().catch(() => undefined);
     if (state.agent) say(agentStopped(await stopChild(state.agent, AGENT_GRACE_MS)));
+    // TERM makes LXCFS unmount itself; the apps that read it are gone with the agent.
+    if (state.lxcfs) {
+      await stopChild(state.lxcfs, 10_000);
+      say('LXCFS stopped');
+    }
     // nats-server exits 1 on TERM by design; there is nothing to report but that it is gone.
     if (state.nats) {
       await stopChild(state.nats, 5_000);
@@ -91,6 +99,26 @@ async function startNats(): Promise<void> {
   }
 }
 
+/**
+ * An LXCFS of the quick start's own at LXCFS_DIR, for the container backend (as root with
+ * the lxcfs package; without either the agent goes on without it and says so).
+ */
+async function startLxcfs(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  mkdirSync(LXCFS_DIR, { recursive: true });
+  state.dirs.push(LXCFS_DIR, `${LXCFS_DIR}.pid`);
+  const lxcfs = startChild('lxcfs', 'lxcfs', ['-f', '-p', `${LXCFS_DIR}.pid`, LXCFS_DIR], () => undefined);
+  state.lxcfs = lxcfs;
+  for (let i = 0; i < 100 && !state.stopping && lxcfs.proc.exitCode === null; i++) {
+    if (readFileSync('/proc/self/mounts', 'utf8').includes(` ${LXCFS_DIR} fuse.lxcfs `)) {
+      say(`LXCFS mounted at ${LXCFS_DIR}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  say(`LXCFS did not mount (${lxcfs.tail() || 'no output'}); apps see the host's /proc`);
+}
+
 async function packSampleApp(dir: string): Promise<{ path: string; sha1: string }> {
   const path = join(dir, 'sample-app.tgz');
   await tar.c({ gzip: true, file: path, cwd: join(root, 'fixtures/apps/sample-app'), portable: true }, ['.']);
@@ -106,6 +134,8 @@ async function main(): Promise<void> {
   if (state.stopping) return;
   await startNats();
   // Never start a child the stop has already gone past: detached, it would outlive us.
+  if (state.stopping) return;
+  await startLxcfs();
   if (state.stopping) return;
   const nc = state.nc!;
   const adverts = nc.subscribe('dea.advertise', { max: 1 });

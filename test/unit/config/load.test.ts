@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import yaml from 'js-yaml';
 import { ConfigError, ErrorCodes } from '../../../src/errors.js';
@@ -44,8 +44,16 @@ function problemsOf(fn: () => unknown): readonly string[] {
 
 const problemsFor = (raw: unknown) => problemsOf(() => parseConfig(raw, fakeHost()));
 
+/** Temp dirs this file made, removed when it is done (also after a failure). */
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function writeTemp(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'dea-config-')), 'dea.yml');
+  const dir = mkdtempSync(join(tmpdir(), 'dea-config-'));
+  madeDirs.push(dir);
+  const file = join(dir, 'dea.yml');
   writeFileSync(file, text);
   return file;
 }
@@ -376,7 +384,7 @@ describe('shipped config files', () => {
         { name: 'cflinuxfs4', packagePath: '/' },
         { name: 'default', packagePath: '/' },
       ],
-      backend: { kind: 'process' },
+      backend: { kind: 'auto', container: { lxcfsDir: '/tmp/dea-dev-lxcfs' } },
       logging: { level: 'info', file: null },
     });
   });
