@@ -1,11 +1,23 @@
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, rmSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { appendLogLine, rotateLogs } from '../../../src/platform/log-files.js';
 
+/** Temp dirs this file made, removed when it is done (also after a failure). */
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
+}
+
 function instanceDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dea-rot-'));
+  const dir = tempDir('dea-rot-');
   mkdirSync(join(dir, 'logs'));
   return dir;
 }
@@ -41,8 +53,8 @@ describe('rotateLogs', () => {
   });
 
   it('never follows a logs directory that became a link', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dea-rot-'));
-    const elsewhere = mkdtempSync(join(tmpdir(), 'dea-rot-elsewhere-'));
+    const dir = tempDir('dea-rot-');
+    const elsewhere = tempDir('dea-rot-elsewhere-');
     writeFileSync(join(elsewhere, 'stdout.log'), 'z'.repeat(10_000));
     symlinkSync(elsewhere, join(dir, 'logs'));
     expect(rotateLogs(dir, 4096)).toEqual([]);
