@@ -14,6 +14,9 @@ import { Cleanup } from './cleanup.js';
 import { cpuOf, threadsCpuMs, type ProcessCpu } from './load.js';
 import { epochNow, median } from './stats.js';
 
+/** The backend every benchmark agent runs (`DEA_BENCH_BACKEND`: process, the default, or container). */
+export const BACKEND = process.env['DEA_BENCH_BACKEND'] === 'container' ? 'container' : 'process';
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 
 interface Seen {
@@ -167,7 +170,7 @@ async function waitStopped(agent: AgentHandle, app: string, n: number, timeoutMs
 async function agentIn(scope: Cleanup, natsUrl: string, tmpRoot: string, config: Record<string, unknown>): Promise<AgentHandle> {
   const baseDir = await mkdtemp(path.join(tmpRoot, 'dea-bench-agent-'));
   scope.defer(`remove ${baseDir}`, () => rm(baseDir, { recursive: true, force: true }));
-  const agent = await startAgent({ natsUrl, config, baseDir });
+  const agent = await startAgent({ natsUrl, config: { backend: { kind: BACKEND }, ...config }, baseDir, compiled: true });
   scope.defer(`stop agent ${agent.id}`, async () => {
     const timer = setTimeout(() => agent.child.kill('SIGKILL'), 20_000);
     await agent.stop();

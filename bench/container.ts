@@ -8,6 +8,7 @@
  * Writes bench/results/container.json. Everything it makes is removed, also on failure.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,6 +86,16 @@ async function runcBundle(dir: string, cgroupPath: string, cleanup: Cleanup): Pr
   return bundle;
 }
 
+/** Removes `/sys/fs/cgroup/<hierarchy>/<name>` (and its empty children) from every hierarchy. */
+function removeEverywhere(name: string): void {
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    const root = path.join('/sys/fs/cgroup', h, name);
+    if (!existsSync(root)) continue;
+    for (const child of readdirSync(root, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(path.join(root, child.name));
+    rmdirSync(root);
+  }
+}
+
 function runcOnce(bundle: string, id: string): number {
   const t0 = nowMs();
   const r = spawnSync('runc', ['run', '--bundle', bundle, id], { stdio: 'ignore' });
@@ -129,7 +140,11 @@ async function main(cleanup: Cleanup): Promise<void> {
   const runcDir = await mkdtemp(path.join(os.tmpdir(), 'dea-bench-runc-'));
   cleanup.defer('remove the runc bundle', () => rm(runcDir, { recursive: true, force: true }));
   const hasRunc = spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
-  const bundle = hasRunc ? await runcBundle(runcDir, `/${h.cgroupRoot}/runc-bench`, cleanup) : null;
+  // runc makes its group in every hierarchy, cpuset, blkio and name=systemd included: a
+  // root of its own, removed from all of them afterwards.
+  const runcRoot = `dea-bench-runc-${process.pid}`;
+  cleanup.defer('remove the runc cgroups', () => removeEverywhere(runcRoot));
+  const bundle = hasRunc ? await runcBundle(runcDir, `/${runcRoot}/runc-bench`, cleanup) : null;
   if (!hasRunc) progress('runc is not installed: its column stays empty (apt-get install runc)');
 
   progress(`create + destroy: ${WARMUP} warm-up + ${RUNS} rounds of (container, process, runc)`);

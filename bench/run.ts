@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { connectTestClient } from '../test/support/bus-client.js';
 import { buildDroplet, buildSyntheticDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
-import { concurrentStarts, startLatency, type ConcurrentRun, type StartLatencyRun } from './agent-bench.js';
+import { BACKEND, concurrentStarts, startLatency, type ConcurrentRun, type StartLatencyRun } from './agent-bench.js';
 import { Cleanup } from './cleanup.js';
 import { concurrentBoot, directBootOnce, tarReference } from './direct.js';
 import { cpuOf, foreignMeter, loadAvg1, sampleBusy, waitForQuiet } from './load.js';
@@ -66,7 +66,7 @@ function mountOf(dir: string): { mountPoint: string; fsType: string; options: st
   return best;
 }
 
-const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const RESULTS = fileURLToPath(new URL(BACKEND === 'process' ? './results/latest.json' : `./results/latest-${BACKEND}.json`, import.meta.url));
 
 function progress(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -214,6 +214,7 @@ async function main(cleanup: Cleanup): Promise<void> {
 
   const results = {
     date: new Date().toISOString(),
+    backend: BACKEND,
     machine: machine(),
     agent: agentRevision(),
     filesystem: { dir: tmpRoot, ...fs },
@@ -266,7 +267,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const out = process.stdout;
   out.write(`\nAgent at ${results.agent.commit}${results.agent.uncommittedAgentChanges ? ' plus uncommitted changes in src/libexec/bin' : ''}; Node ${process.version}; ${os.cpus().length} CPUs`);
   out.write(`\nTemporary directories (agent base_dirs, droplets): ${tmpRoot}, ${fs.fsType} on ${fs.mountPoint} (${fs.options})\n`);
-  out.write('\nStart latency (cached serves-http droplet)\n');
+  out.write(`\nStart latency (cached serves-http droplet, ${BACKEND} backend)\n`);
   out.write(
     table(
       ['', 'n', 'median', 'p90', 'min', 'max'],
