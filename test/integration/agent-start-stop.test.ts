@@ -1,34 +1,26 @@
-import { mkdtempSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, startMessage, type AgentHandle } from '../support/agent-process.js';
-import { connectTestClient, type TestBusClient } from '../support/bus-client.js';
-import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from '../support/droplets.js';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { startMessage, type AgentHandle } from '../support/agent-process.js';
+import { agentSuite, type AgentSuite } from '../support/agent-suite.js';
+import type { TestBusClient } from '../support/bus-client.js';
+import type { BuiltDroplet, DropletServer } from '../support/droplets.js';
 import { eventually } from '../support/eventually.js';
 
-let nats: NatsServerHandle;
+// The suite removes the agent's base_dir and the droplets it built when it closes.
+let s: AgentSuite;
 let bus: TestBusClient;
 let agent: AgentHandle;
 let files: DropletServer;
 let web: BuiltDroplet;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  bus = await connectTestClient(nats.url);
-  const out = mkdtempSync(join(tmpdir(), 'dea-droplets-'));
-  web = await buildDroplet('serves-http', out);
-  files = await serveDroplets(out);
-  agent = await startAgent({ natsUrl: nats.url });
+  s = await agentSuite();
+  ({ bus, agent, files } = s);
+  web = await s.droplet('serves-http');
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  await bus?.close();
-  await files?.close();
-  await nats?.stop();
-});
+afterAll(async () => s?.close());
 
 describe('a droplet started over the bus', () => {
   it('runs, answers HTTP on its port, is registered with the router, then stops and unregisters', async () => {
@@ -51,7 +43,7 @@ describe('a droplet started over the bus', () => {
     const res = await fetch(`http://127.0.0.1:${reg.data.port}/`);
     expect(res.status).toBe(200);
 
-    const hb = await heartbeats.waitFor((m) => m.data.droplets.some((d: { state: string }) => d.state === 'RUNNING'));
+    const hb = await heartbeats.waitFor((m) => m.data.droplets.some((d: { state: string }) => d.state === 'RUNNING'), 15_000);
     const entry = hb.data.droplets.find((d: { droplet: string }) => d.droplet === 'app-a');
     expect(entry).toMatchObject({ cc_partition: 'default', droplet: 'app-a', version: 'v1', index: 0, state: 'RUNNING' });
 
@@ -60,10 +52,10 @@ describe('a droplet started over the bus', () => {
     expect(found.stats).toMatchObject({ name: 'web', port: reg.data.port, mem_quota: 128 * 1024 * 1024 });
 
     bus.publish('dea.stop', { droplet: 'app-a' });
-    const unreg = await unregistered.waitFor((m) => m.data.app === 'app-a');
+    const unreg = await unregistered.waitFor((m) => m.data.app === 'app-a', 15_000);
     expect(unreg.data.port).toBe(reg.data.port);
-    await agent.waitForLog((l) => l.event === 'instance.stopped' && l.instance_id === entry.instance);
-    await eventually(() => !existsSync(join(agent.baseDir, 'instances', entry.instance)), 5_000, 'instance directory removed');
+    await agent.waitForLog((l) => l.event === 'instance.stopped' && l.instance_id === entry.instance, 15_000);
+    await eventually(() => !existsSync(join(agent.baseDir, 'instances', entry.instance)), 15_000, 'instance directory removed');
     await expect(fetch(`http://127.0.0.1:${reg.data.port}/`)).rejects.toThrow();
   });
 });
