@@ -98,8 +98,10 @@ describe('what the agent tells its peers', () => {
     await s.start('crash-on-start', 'brief');
     const ex = await exits.waitFor((m) => m.data.droplet === 'brief', 15_000);
     const crashDir = join(s.agent.baseDir, 'crashes', ex.data.instance);
-    await eventually(() => existsSync(crashDir), 5000, 'crash directory kept');
-    await s.agent.waitForLog((l) => l.event === 'instance.crash.reaped' && l.instance_id === ex.data.instance, 15_000);
+    const crashed = await s.agent.waitForLog((l) => l.event === 'instance.crashed' && l.instance_id === ex.data.instance, 15_000);
+    const reaped = await s.agent.waitForLog((l) => l.event === 'instance.crash.reaped' && l.instance_id === ex.data.instance, 15_000);
+    // Kept for the lifetime (1 s; the agent's own clock on both lines), then removed.
+    expect(Date.parse(String(reaped.time)) - Date.parse(String(crashed.time))).toBeGreaterThanOrEqual(900);
     expect(existsSync(crashDir)).toBe(false);
     // The record went before the directory: every reply the agent has for the app is none.
     expect(await s.find({ droplet: 'brief' })).toEqual([]);

@@ -73,14 +73,14 @@ const isInvalid = (subject: string) => (l: AgentLogLine) => l.event === 'bus.mes
 async function publishInvalid(subject: string, payload: unknown, opts?: { reply?: string }): Promise<AgentLogLine> {
   const before = agent.logs().filter(isInvalid(subject)).length;
   bus.publish(subject, payload, opts);
-  return eventually(() => agent.logs().filter(isInvalid(subject))[before] ?? false, 5_000, `bus.message.invalid on ${subject}`);
+  return eventually(() => agent.logs().filter(isInvalid(subject))[before] ?? false, 15_000, `bus.message.invalid on ${subject}`);
 }
 
 /** A fresh `dea.advertise`, asked for with `dea.locate`. */
 async function advertise(): Promise<any> {
   const seen = adverts.all().length;
   bus.publish('dea.locate', {});
-  const msg = await adverts.waitFor((m) => adverts.all().indexOf(m) >= seen && m.data.id === agent.id, 5_000);
+  const msg = await adverts.waitFor((m) => adverts.all().indexOf(m) >= seen && m.data.id === agent.id, 15_000);
   return msg.data;
 }
 
@@ -88,7 +88,7 @@ async function advertise(): Promise<any> {
 async function heartbeat(): Promise<any> {
   const seen = heartbeats.all().length;
   bus.publish('healthmanager.start', {});
-  const msg = await heartbeats.waitFor((m) => heartbeats.all().indexOf(m) >= seen && m.data.dea === agent.id, 5_000);
+  const msg = await heartbeats.waitFor((m) => heartbeats.all().indexOf(m) >= seen && m.data.dea === agent.id, 15_000);
   return msg.data;
 }
 
@@ -270,7 +270,7 @@ describe('malformed dea.stop, dea.update and dea.find.droplet messages', () => {
 });
 
 describe('starts that do not fit (resources.memory_mb: 256)', () => {
-  const exitOf = (droplet: string) => exited.waitFor((m) => m.data.droplet === droplet, 5_000);
+  const exitOf = (droplet: string) => exited.waitFor((m) => m.data.droplet === droplet, 15_000);
 
   it('memory: born CRASHED with "Not enough memory resource available.", nothing downloaded', async () => {
     const before = await advertise();

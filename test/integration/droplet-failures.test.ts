@@ -82,7 +82,7 @@ function baseEntries(sub: string): string[] {
 async function heartbeat(): Promise<any> {
   const seen = heartbeats.all().length;
   bus.publish('healthmanager.start', {});
-  const msg = await heartbeats.waitFor((m) => heartbeats.all().indexOf(m) >= seen && m.data.dea === agent.id, 5_000);
+  const msg = await heartbeats.waitFor((m) => heartbeats.all().indexOf(m) >= seen && m.data.dea === agent.id, 15_000);
   return msg.data;
 }
 
@@ -131,7 +131,7 @@ async function expectFailedStart(droplet: string, index: number, code: string, w
   // The heartbeat round trip came after the crash: a second exit would be out by now.
   expect(exited.filter((m) => m.data.droplet === droplet)).toHaveLength(1);
 
-  const line = await agent.waitForLog((l) => l.event === 'instance.start.failed' && l.instance_id === instance, 5_000);
+  const line = await agent.waitForLog((l) => l.event === 'instance.start.failed' && l.instance_id === instance, 15_000);
   expect(line.code).toBe(code);
   if (why) expect(String(line.err)).toMatch(why);
 

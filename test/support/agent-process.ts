@@ -109,7 +109,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const alive = () => child.exitCode === null && child.signalCode === null;
-  const waitForLog = (pred: (l: AgentLogLine) => boolean, timeoutMs = 10_000) =>
+  const waitForLog = (pred: (l: AgentLogLine) => boolean, timeoutMs = 15_000) =>
     new Promise<AgentLogLine>((resolve, reject) => {
       const check = () => {
         const hit = lines.find(pred);

@@ -22,7 +22,8 @@ export interface Recorder<T = any> {
   ready(): Promise<void>;
   /**
    * Resolves with the first message (already received ones count) matching `predicate`
-   * (any message when omitted); rejects after `timeoutMs` (default 5000).
+   * (any message when omitted); rejects after `timeoutMs` (default 15000: generous, as a
+   * busy machine needs, and a wait that succeeds ends as soon as the message is here).
    */
   waitFor(predicate?: MessagePredicate<T>, timeoutMs?: number): Promise<RecordedMessage<T>>;
   /** Resolves with the first `n` matching messages once that many have arrived. */
@@ -81,6 +82,9 @@ export interface TestClientOptions {
 }
 
 const sc = StringCodec();
+
+/** How long a recorder waits for a message unless told otherwise. */
+const DEFAULT_WAIT_MS = 15_000;
 
 function encode(payload: unknown): Uint8Array {
   if (payload === undefined) return new Uint8Array(0);
@@ -239,9 +243,9 @@ export async function connectTestClient(url: string, opts: TestClientOptions = {
       return {
         subject: subjectPattern,
         ready: () => nc.flush(),
-        waitFor: (predicate = matchAll, timeoutMs = 5_000) =>
+        waitFor: (predicate = matchAll, timeoutMs = DEFAULT_WAIT_MS) =>
           wait(() => received.find(predicate), timeoutMs, 'a matching message'),
-        waitForCount: (n, predicate = matchAll, timeoutMs = 5_000) =>
+        waitForCount: (n, predicate = matchAll, timeoutMs = DEFAULT_WAIT_MS) =>
           wait(
             () => {
               const hits = received.filter(predicate);

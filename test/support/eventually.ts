@@ -1,5 +1,8 @@
-/** Polls `check` until it returns true (or a value other than false), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => T | false | Promise<T | false>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+/**
+ * Polls `check` until it returns true (or a value other than false), or fails after
+ * `timeoutMs` (default 15 s: generous for a busy machine; a check that passes ends at once).
+ */
+export async function eventually<T>(check: () => T | false | Promise<T | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
