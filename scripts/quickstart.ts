@@ -161,10 +161,14 @@ async function main(): Promise<void> {
     const reg = JSON.parse(sc.decode(m.data)) as { uris: string[]; host: string; port: number };
     console.log(`\nrouter.register: ${reg.uris.join(',')} -> ${reg.host}:${reg.port}`);
     const body = await (await fetch(`http://${reg.host}:${reg.port}/`)).text();
-    console.log(`GET http://${reg.host}:${reg.port}/ ->\n${body.slice(0, 400)}\n`);
+    console.log(`GET http://${reg.host}:${reg.port}/ ->\n${body.slice(0, 1000)}\n`);
     console.log('The sample app is running. Press Ctrl-C to stop the agent and nats-server.');
   }
 }
+
+// A terminal or pipe that goes away (Ctrl-C also ends a `| tee`) must not end this script
+// before it has stopped what it started: the children live in sessions of their own.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 // Before anything starts: a Ctrl-C at any moment gets the same orderly stop. npm forwards
 // the terminal's SIGINT as well, so the second one is ignored rather than fatal.
