@@ -159,6 +159,19 @@ describe('what the agent tells its peers', () => {
   });
 });
 
+/**
+ * The host pid of the serves-http app on `port`, checked before a test signals it: a pid
+ * the app reports from inside a pid namespace (another backend) would name some other
+ * process here, and -1 would name every process.
+ */
+async function servesHttpPid(port: number): Promise<number> {
+  const { pid } = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { pid: number };
+  expect(pid).toBeGreaterThan(1);
+  expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('server.js');
+  expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).toContain(`PORT=${port}`);
+  return pid;
+}
+
 /** A file's text, or '' while it is not there. */
 function readText(file: string): string {
   try {
@@ -235,7 +248,7 @@ describe('the command line and the process', () => {
       await Promise.all([reg.ready(), exits.ready(), hbs.ready()]);
       await s.startOn(agent, 'serves-http', 'doomed');
       const r = await reg.waitFor((m) => m.data.app === 'doomed', 15_000);
-      const { pid } = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number };
+      const pid = await servesHttpPid(r.data.port);
       const [doomed] = await s.find({ droplet: 'doomed' }, agent);
 
       gate.cut();
@@ -310,7 +323,7 @@ describe('the command line and the process', () => {
     const d = await s.droplet('serves-http');
     s.bus.publish(`dea.${agent.id}.start`, { droplet: 'orphan', name: 'x', version: 'v1', index: 0, uris: ['o.example.com'], sha1: d.sha1, executableUri: s.files.url(d.path), limits: { mem: 64, disk: 64, fds: 256 }, services: [], env: [], cc_partition: 'default' });
     const r = await reg.waitFor((m) => m.data.app === 'orphan', 15_000);
-    const { pid } = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number };
+    const pid = await servesHttpPid(r.data.port);
     try {
       await agent.stop('SIGKILL');
       expect((await fetch(`http://127.0.0.1:${r.data.port}/`)).status).toBe(200);
