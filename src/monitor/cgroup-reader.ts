@@ -149,7 +149,7 @@ export class CgroupReader {
    * or if none of its files could be opened.
    */
   read(): CgroupUsage | null {
-    if (this.closed || this.openCount() === 0) return null;
+    if (this.closed || (this.cpuFd === null && this.memFd === null)) return null;
     try {
       const cpuNs = this.readCpuNs();
       const usage = this.memFd === null ? null : shared.number(this.memFd);

@@ -17,8 +17,8 @@ const POLL_MS = 250;
  * memory usage) on every one. The kernel enforces the memory limit itself, so a working
  * set a few seconds old costs nothing.
  */
-const STAT_EVERY = 5;
-const RELIST = 4;
+const STAT_EVERY = 10;
+const RELIST = 8;
 /** 128 + SIGKILL: how an OOM-killed app's exit reads. */
 const KILLED = 137;
 
