@@ -23,6 +23,23 @@ export function deaEnv(opts: { compiled?: boolean } = {}): NodeJS.ProcessEnv {
 /** How long a stop may take before the agent is killed (it stops every instance first). */
 const STOP_DEADLINE_MS = 30_000;
 
+/** Agents this process started that still run. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * The last resort when a test process ends without disposing of its agents (a worker
+ * torn down mid-test): TERM each one, so it still stops its instances and unmounts their
+ * views by itself. A signal is all an exit handler can still send.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) child.kill('SIGTERM');
+  });
+}
+
 export interface AgentLogLine {
   event?: string;
   level?: string;
@@ -86,6 +103,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: deaEnv({ compiled: opts.compiled === true }),
   });
+  installExitHook();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const lines: AgentLogLine[] = [];
   const waiters = new Set<() => void>();
   let buf = '';
