@@ -15,9 +15,9 @@ interface Outcome {
   stderr: string;
 }
 
-function dea(args: string[]): Promise<Outcome> {
+function dea(args: string[], cwd?: string): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(BIN, args, { timeout: 30_000, env: { ...process.env, DEA_RUN_SOURCES: '1' } }, (err, stdout, stderr) => {
+    execFile(BIN, args, { cwd, timeout: 30_000, env: { ...process.env, DEA_RUN_SOURCES: '1' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -35,6 +35,10 @@ describe('bin/dea command line', () => {
 
   it('--version prints the version, exit 0', async () => {
     expect(await dea(['--version'])).toEqual({ code: 0, stdout: `dea ${VERSION}\n`, stderr: '' });
+  });
+
+  it('runs the sources from any working directory, not only the checkout', async () => {
+    expect(await dea(['--version'], '/')).toEqual({ code: 0, stdout: `dea ${VERSION}\n`, stderr: '' });
   });
 
   it.each([
