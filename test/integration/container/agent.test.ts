@@ -61,12 +61,13 @@ describe('an app in a container', () => {
 
   it('reports its cgroup figures in find.droplet stats, varz names the backend, /metrics has the gauges', async () => {
     await running('ct-stats', 'serves-http');
+    // memory.stat (rss, cache) is read every 10th monitor reading: wait for one after boot.
     await waitFor(async () => {
-      const [reply] = await s.find({ droplet: 'ct-stats', include_stats: true });
-      expect(reply.stats.container.pids).toBeGreaterThanOrEqual(2);
-    });
+      const [r] = await s.find({ droplet: 'ct-stats', include_stats: true });
+      expect(r.stats.container.pids).toBeGreaterThanOrEqual(2);
+      expect(r.stats.container.mem_rss).toBeGreaterThan(1024 * 1024);
+    }, 30_000);
     const [reply] = await s.find({ droplet: 'ct-stats', include_stats: true });
-    expect(reply.stats.container.mem_rss).toBeGreaterThan(1024 * 1024);
     expect(reply.stats.usage.mem).toBeGreaterThan(1024 * 1024);
     expect(reply.stats.container.oom_kills).toBe(0);
     const [disc] = await s.bus.request('vcap.component.discover', {}, { expect: 1 });
@@ -116,6 +117,24 @@ describe('an app in a container', () => {
     await waitFor(() => expect(existsSync(groupDir('memory', instance))).toBe(false), 30_000);
     await waitFor(() => expect(existsSync(join(s.agent.baseDir, 'db', 'supervise', instance))).toBe(false));
     await waitFor(() => expect(readdirSync(join(s.agent.baseDir, 'db', 'uids')).sort()).toEqual(uidsBefore));
+  });
+});
+
+describe('the droplet in a container', () => {
+  it("is the app's own to change in its view, while the shared tree stays untouched", async () => {
+    await s.start('serves-http-v2', 'ct-writes', {
+      uris: [],
+      start_command: 'echo changed >> server.js && mkdir made && echo ok > made/f && echo "write-ok"; exec sleep 600',
+    });
+    const [found] = await waitForFind(s.agent, 'ct-writes');
+    const dir = join(s.agent.baseDir, 'instances', found.instance as string);
+    await waitFor(() => expect(readFileSync(join(dir, 'logs', 'stdout.log'), 'utf8')).toContain('write-ok'), 30_000);
+    expect(readFileSync(join(dir, 'app', 'server.js'), 'utf8')).toContain('changed');
+    // Every other instance of the droplet still sees the droplet as it came.
+    const trees = readdirSync(join(s.agent.baseDir, 'droplets')).map((sha1) => join(s.agent.baseDir, 'droplets', sha1, 'lower', 'tree', 'app', 'server.js'));
+    const tree = trees.find((t) => existsSync(t) && readFileSync(t, 'utf8').includes('serves-http'));
+    expect(tree).toBeDefined();
+    expect(readFileSync(tree!, 'utf8')).not.toContain('changed');
   });
 });
 
