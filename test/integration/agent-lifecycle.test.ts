@@ -210,6 +210,7 @@ describe('the command line and the process', () => {
       copyFileSync(DEA_BIN, bin);
       chmodSync(bin, 0o755);
       symlinkSync(join(REPO, 'src'), join(root, 'src'));
+      symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
       writeFileSync(join(root, 'dist', 'cli', 'dea.js'), "process.stdout.write('stale build\\n');\nprocess.exit(42);\n");
       const stamp = join(root, 'dist', '.built');
       writeFileSync(stamp, '');
