@@ -62,10 +62,11 @@ export class ContainerBackend implements Backend {
     try {
       return await this.start(spec, uid, cgroups, runDir, release);
     } catch (err) {
+      // Each step on its own: a clean-up that fails must not hide why the start failed.
       await cgroups.killAll().catch(() => undefined);
       await cgroups.remove().catch(() => undefined);
-      await rm(runDir, { recursive: true, force: true });
-      await release();
+      await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      await release().catch(() => undefined);
       throw failed(`cannot start the container: ${reason(err)}`, err);
     }
   }

@@ -63,10 +63,23 @@ export async function launchContainer(helper: string, spec: LaunchSpec, args: Co
     closeSync(err);
   }
   const line = await statusLine(child);
-  child.unref();
   const ok = /^ok (\d+)$/.exec(line);
-  if (ok) return { child, initPid: Number(ok[1]) };
+  if (ok) {
+    child.unref();
+    return { child, initPid: Number(ok[1]) };
+  }
+  // The supervisor still records the init's exit in the run dir: let it finish before
+  // the caller removes that directory.
+  await exitOf(child);
   throw new Error(line.startsWith('error ') ? line.slice(6) : `container supervisor said nothing (${line || 'no answer'})`);
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
 }
 
 function statusLine(child: ChildProcess): Promise<string> {
