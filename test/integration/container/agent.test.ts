@@ -14,6 +14,7 @@ import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { sweepCgroupRoot, waitFor } from './harness.js';
 
 const CGROUP_ROOT = `dea-it-${randomBytes(4).toString('hex')}`;
+const ORPHAN_ROOT = `${CGROUP_ROOT}-orphan`;
 const NPROC = 64;
 const host = detectCgroupHost();
 let s: AgentSuite;
@@ -29,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
   await sweepCgroupRoot(CGROUP_ROOT);
+  await sweepCgroupRoot(ORPHAN_ROOT);
 });
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
@@ -139,8 +141,10 @@ describe('the droplet in a container', () => {
 });
 
 describe('a container without its agent', () => {
-  it('keeps running after the agent is SIGKILLed, and its supervisor records the exit', async () => {
-    const agent = await s.startAgent({ config: { backend: { kind: 'container', container: { cgroup_root: CGROUP_ROOT } } } });
+  it('keeps running after the agent is SIGKILLed, its supervisor records the exit, and the next agent clears it away', async () => {
+    // A cgroup root of its own: the next agent sweeps what it finds under its root.
+    const config = { backend: { kind: 'container', container: { cgroup_root: ORPHAN_ROOT } } };
+    const agent = await s.startAgent({ config });
     const reg = s.bus.record('router.register');
     await reg.ready();
     await s.startOn(agent, 'serves-http', 'ct-orphan');
@@ -152,12 +156,20 @@ describe('a container without its agent', () => {
     await agent.exited;
     // Still serving with nobody watching.
     expect((await get(r.data.port as number)).app).toBe('serves-http');
-    // It ends (TERM to its processes, as an operator might); the record is kept for the next agent.
-    const procs = readFileSync(join(groupDir('memory', instance), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    // It ends (TERM to its processes, as an operator might); the supervisor records it.
+    const group = join(host.v1.get('memory') ?? host.unified ?? '/nonexistent', ORPHAN_ROOT, instance);
+    const procs = readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
     for (const pid of procs) process.kill(pid, 'SIGTERM');
-    const record = join(agent.baseDir, 'db', 'supervise', instance, 'exit_status');
-    await waitFor(() => expect(readFileSync(record, 'utf8').trim()).toBe('0'), 30_000);
-    // What the killed agent held (groups, uid) is swept by afterAll; adoption is a later issue.
+    const runDir = join(agent.baseDir, 'db', 'supervise', instance);
+    await waitFor(() => expect(readFileSync(join(runDir, 'exit_status'), 'utf8').trim()).toBe('0'), 30_000);
+    expect(readdirSync(join(agent.baseDir, 'db', 'uids'))).toHaveLength(1);
+    // The next agent on the same base_dir finds the ended container and releases all of it.
+    const next = await s.startAgent({ baseDir: agent.baseDir, config });
+    await next.waitForLog((l) => l.event === 'backend.container.swept', 15_000);
+    expect(existsSync(group)).toBe(false);
+    expect(existsSync(runDir)).toBe(false);
+    expect(readdirSync(join(agent.baseDir, 'db', 'uids'))).toEqual([]);
+    expect(await next.stop()).toBe(0);
   }, 90_000);
 });
 
