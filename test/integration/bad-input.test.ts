@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startMessage, type AgentHandle, type AgentLogLine } from '../support/agent-process.js';
 import { connectTestClient, type Recorder, type TestBusClient } from '../support/bus-client.js';
-import { cleanUp } from '../support/cleanup.js';
+import { tearDown } from '../support/cleanup.js';
 import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from '../support/droplets.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -53,11 +53,8 @@ beforeAll(async () => {
 });
 
 afterAll(() =>
-  cleanUp(
-    agent && (() => agent.dispose()),
-    bus && (() => bus.close()),
-    files && (() => files.close()),
-    nats && (() => nats.stop()),
+  tearDown(
+    { agent, bus, files, nats },
     dropletDir === undefined ? undefined : () => rmSync(dropletDir, { recursive: true, force: true }),
   ),
 );

@@ -6,15 +6,15 @@
  * download keeps the instance STARTING until it completes; simultaneous starts of one
  * droplet share one download; an unknown stack fails before any download.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, startMessage, unmountUnder, type AgentHandle, type AgentLogLine } from '../support/agent-process.js';
+import { startAgent, startMessage, type AgentHandle, type AgentLogLine } from '../support/agent-process.js';
 import { connectTestClient, type Recorder, type TestBusClient } from '../support/bus-client.js';
-import { cleanUp } from '../support/cleanup.js';
+import { removeTree, tearDown } from '../support/cleanup.js';
 import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from '../support/droplets.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -57,18 +57,9 @@ beforeAll(async () => {
 });
 
 afterAll(() =>
-  cleanUp(
-    agent && (() => agent.dispose()),
-    bus && (() => bus.close()),
-    files && (() => files.close()),
-    nats && (() => nats.stop()),
-    root === undefined
-      ? undefined
-      : () => {
-          // Only an agent that did not stop cleanly leaves mounts; they must go first.
-          unmountUnder(root);
-          rmSync(root, { recursive: true, force: true });
-        },
+  tearDown(
+    { agent, bus, files, nats },
+    removeTree(root),
   ),
 );
 

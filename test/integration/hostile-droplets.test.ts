@@ -6,13 +6,13 @@
  * absence means something); the droplet is not left in the cache; the agent keeps serving.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, startMessage, unmountUnder, type AgentHandle } from '../support/agent-process.js';
+import { startAgent, startMessage, type AgentHandle } from '../support/agent-process.js';
 import { connectTestClient, type Recorder, type TestBusClient } from '../support/bus-client.js';
-import { cleanUp } from '../support/cleanup.js';
+import { removeTree, tearDown } from '../support/cleanup.js';
 import { buildDroplet, serveDroplets, type BuiltDroplet, type DropletServer } from '../support/droplets.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { roundTrip } from '../support/round-trip.js';
@@ -70,18 +70,9 @@ beforeAll(async () => {
 });
 
 afterAll(() =>
-  cleanUp(
-    agent && (() => agent.dispose()),
-    bus && (() => bus.close()),
-    files && (() => files.close()),
-    nats && (() => nats.stop()),
-    root === undefined
-      ? undefined
-      : () => {
-          // Only an agent that did not stop cleanly leaves mounts; they must go first.
-          unmountUnder(root);
-          rmSync(root, { recursive: true, force: true });
-        },
+  tearDown(
+    { agent, bus, files, nats },
+    removeTree(root),
   ),
 );
 

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { signalOnExit } from './exit-signal.js';
 
 /** The agent's command, as operators run it. */
 export const DEA_BIN = new URL('../../bin/dea', import.meta.url).pathname;
@@ -23,22 +24,6 @@ export function deaEnv(opts: { compiled?: boolean } = {}): NodeJS.ProcessEnv {
 /** How long a stop may take before the agent is killed (it stops every instance first). */
 const STOP_DEADLINE_MS = 30_000;
 
-/** Agents this process started that still run. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/**
- * The last resort when a test process ends without disposing of its agents (a worker
- * torn down mid-test): TERM each one, so it still stops its instances and unmounts their
- * views by itself. A signal is all an exit handler can still send.
- */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGTERM');
-  });
-}
 
 export interface AgentLogLine {
   event?: string;
@@ -103,9 +88,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: deaEnv({ compiled: opts.compiled === true }),
   });
-  installExitHook();
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  // TERM, not KILL: an agent left behind still stops its instances and unmounts their views.
+  signalOnExit(child, 'SIGTERM');
   const lines: AgentLogLine[] = [];
   const waiters = new Set<() => void>();
   let buf = '';

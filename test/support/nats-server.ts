@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { canConnect, getFreePort } from './ports.js';
+import { signalOnExit } from './exit-signal.js';
 
 export interface NatsServerOptions {
   /** Require this user (with `pass`) from every client. */
@@ -32,23 +33,6 @@ export interface NatsServerHandle {
 const DEFAULT_BIN = '/usr/sbin/nats-server';
 const MAX_LOG_LINES = 500;
 
-/** Every server process this module started and that is still alive. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
 
 interface Running {
   child: ChildProcess;
@@ -69,21 +53,18 @@ async function spawnOn(port: number, opts: NatsServerOptions, log: string[]): Pr
   if (opts.user !== undefined) args.push('--user', opts.user);
   if (opts.pass !== undefined) args.push('--pass', opts.pass);
 
-  installExitHook();
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+  signalOnExit(child, 'SIGKILL');
 
   let exitInfo: string | undefined;
   let spawnError: Error | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exitInfo = `code ${String(code)}, signal ${String(signal)}`;
-      live.delete(child);
       resolve();
     });
     child.once('error', (err) => {
       spawnError = err;
-      live.delete(child);
       resolve();
     });
   });
