@@ -18,6 +18,7 @@ import { createLogger, flushLogger, type Logger } from './platform/logger.js';
 import { PortAllocator, tcpProbe } from './platform/net.js';
 import { claimPidFile } from './platform/pid-file.js';
 import { watchProcessSignals, whenAborted, type ProcessSignals } from './platform/signals.js';
+import { openSdNotify, type SdNotify } from './platform/sd-notify.js';
 import { lookupUser } from './platform/users.js';
 import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
@@ -25,6 +26,7 @@ import { SparePool } from './staging/spares.js';
 import { stagedFiles } from './staging/staged-files.js';
 import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
 import { LoopDisks } from './staging/loop-disk.js';
+import { loadSnapshot, SnapshotStore } from './snapshot/index.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
 import { createMetrics } from './status/metrics.js';
@@ -48,12 +50,17 @@ export async function runAgent(configPath: string): Promise<number> {
   const config = loadConfig(configPath);
   const logger = createLogger({ level: config.logging.level, file: config.logging.file });
   const signals = watchProcessSignals(logger);
+  // systemd (config/dea.service): a no-op unless it started us with NOTIFY_SOCKET.
+  const notify = openSdNotify({ libexecDir: LIBEXEC, logger });
+  signals.stopping.addEventListener('abort', () => notify.stopping('shutting down: stopping instances'), { once: true });
   try {
-    return await run(config, logger, signals);
+    return await run(config, logger, signals, notify);
   } catch (err) {
     logger.fatal({ event: 'agent.failed', err: String(err) }, 'agent failed');
     await flushLogger(logger);
     return 1;
+  } finally {
+    await notify.close();
   }
 }
 
@@ -68,23 +75,24 @@ export function checkConfig(path: string): number {
   return 1;
 }
 
-async function run(config: AgentConfig, logger: Logger, signals: ProcessSignals): Promise<number> {
+async function run(config: AgentConfig, logger: Logger, signals: ProcessSignals, notify: SdNotify): Promise<number> {
   const layout = new Layout(config.baseDir);
   await layout.ensure();
   const releasePid = claimPidFile(config.pidFilename);
   try {
-    return await runClaimed(config, logger, signals, layout);
+    return await runClaimed(config, logger, signals, layout, notify);
   } finally {
     // Also after a failure: a pid file naming a dead agent only confuses the next start.
     releasePid();
   }
 }
 
-async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessSignals, layout: Layout): Promise<number> {
+async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessSignals, layout: Layout, notify: SdNotify): Promise<number> {
   const id = agentId(config.index, randomIds);
   const clock = systemClock;
   const droplets = new DropletCache({ dropletsDir: layout.droplets, tmpDir: layout.tmp, logger });
   await droplets.init();
+  notify.status('connecting to NATS');
   const bus = await connectNatsBus({ servers: config.natsServers, logger, name: `dea-${config.index}`, stopping: signals.stopping });
   if (!bus) return await exited(logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
@@ -92,6 +100,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const inContainers = backend.kind === 'container';
   const loopDisks = inContainers && config.backend.container.diskLimit === 'loop' ? new LoopDisks(join(layout.layers, '.disks')) : undefined;
   const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks }, logger);
+  const snapshot = new SnapshotStore(layout.snapshotFile);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
@@ -101,7 +110,9 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
       const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);
       for (const sha1 of await droplets.reap(keep)) await spares?.drop(sha1);
     },
+    snapshot,
   });
+  await adoptEarlier(agent, backend, snapshot, clock.now(), logger);
   const monitor = new Monitor({
     clock, logger,
     intervalMs: config.monitor.intervalMs,
@@ -130,6 +141,9 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   monitor.start();
   agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
+  // READY=1 only once the server has our subscriptions (and adoption, above, is done).
+  await bus.flush().catch(() => undefined);
+  notify.ready(() => `serving ${agent.registry.inStates(LIVE).length} instances`);
   signals.onLeavePlacement(() => agent.leavePlacement());
   await untilStopped(agent, signals, logger);
   monitor.stop();
@@ -137,6 +151,21 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   await status.close();
   await bus.close().catch(() => undefined);
   return await exited(logger);
+}
+
+/**
+ * Before the agent subscribes: adopts what the last agent's snapshot describes, then
+ * lets the backend release what it left of instances no entry explains.
+ */
+async function adoptEarlier(agent: Agent, backend: Backend, store: SnapshotStore, nowMs: number, logger: Logger): Promise<void> {
+  const entries = loadSnapshot(store, nowMs, logger);
+  const adopted = await agent.adopt(entries);
+  await backend.sweep?.(adopted.explained);
+  if (entries.length === 0) return;
+  logger.info(
+    { event: 'agent.adopted', running: adopted.running.length, crashed: adopted.crashed.length, records: adopted.records },
+    `adopted ${adopted.running.length} running instances; ${adopted.crashed.length} had ended`,
+  );
 }
 
 async function exited(logger: Logger): Promise<number> {

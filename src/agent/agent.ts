@@ -18,6 +18,8 @@ import { reapCrashes } from './crash-reaper.js';
 import * as H from './handlers.js';
 import { Reporter } from './reporter.js';
 import { transitionEffects } from './wiring.js';
+import { adoptSnapshot, type Adopted } from './adoption.js';
+import { entryOf, SnapshotWriter, type SnapshotEntry, type SnapshotSink } from '../snapshot/index.js';
 
 export interface AgentDeps {
   readonly id: string;
@@ -34,6 +36,8 @@ export interface AgentDeps {
   readonly lifecycle: Omit<LifecycleDeps, 'config' | 'clock' | 'logger' | 'layout' | FilePorts> & Partial<Pick<LifecycleDeps, FilePorts>>;
   /** Removes cached droplets no instance uses. */
   readonly reapDroplets: (inUse: ReadonlySet<string>) => Promise<unknown>;
+  /** Where the snapshot goes (db/instances.json); none in unit tests that need none. */
+  readonly snapshot?: SnapshotSink;
 }
 
 type FilePorts = 'stagedFiles' | 'appFiles';
@@ -57,6 +61,7 @@ export class Agent {
   private readonly timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
   private componentInfo: P.ComponentInfo | null = null;
+  private readonly snapshot: SnapshotWriter | null;
 
   constructor(private readonly deps: AgentDeps) {
     const { config, bus, clock, logger } = deps;
@@ -68,8 +73,11 @@ export class Agent {
       resources: config.resources,
     }, clock);
     const router = new RouterClient(bus, { deaId: deps.id, host: config.localIp, index: config.index }, logger);
+    this.snapshot = deps.snapshot ? new SnapshotWriter(deps.snapshot, () => this.snapshotEntries(), clock, logger) : null;
+    const persist = () => this.snapshot?.schedule();
     const lifecycle = new InstanceLifecycle({
       ...deps.lifecycle,
+      launched: persist,
       stagedFiles: deps.lifecycle.stagedFiles ?? stagedFiles,
       appFiles: deps.lifecycle.appFiles ?? appFiles,
       config, clock, logger, layout: deps.layout,
@@ -79,12 +87,23 @@ export class Agent {
       router,
       logger,
       forget: (t) => this.registry.remove(t.instance),
+      persist,
     });
     this.ctx = {
       id: deps.id, config, bus, clock, ids: deps.ids, logger, registry: this.registry, lifecycle, router, reporter, onTransition,
       shuttingDown: () => this.stopping !== null,
       component: () => this.componentInfo,
     };
+  }
+
+  /**
+   * Adopts what an earlier agent's snapshot describes, before start(): running instances
+   * come back RUNNING (routes registered, a heartbeat sent), ended ones CRASHED.
+   */
+  async adopt(entries: readonly SnapshotEntry[]): Promise<Adopted> {
+    const adopted = await adoptSnapshot(this.ctx, entries);
+    this.snapshot?.writeNow();
+    return adopted;
   }
 
   /** Subscribes, says hello and starts the timers (protocol §2.3, v2-classic order). */
@@ -142,6 +161,11 @@ export class Agent {
     await Promise.all(this.registry.inStates(STOPPABLE).map((i) => ctx.lifecycle.stop(i)));
     await ctx.bus.flush().catch(() => undefined);
     ctx.logger.info({ event: 'agent.shutdown.finished' }, 'shutdown finished');
+  }
+
+  private snapshotEntries(): SnapshotEntry[] {
+    const kind = this.deps.lifecycle.backend.kind;
+    return this.registry.all().map((i) => entryOf(i, kind, this.ctx.lifecycle.process(i)?.handle ?? null));
   }
 
   private rotateLogs(): void {

@@ -9,6 +9,8 @@ export interface WiringDeps {
   readonly logger: Logger;
   /** A stopped instance leaves the registry. */
   forget(t: Transition): void;
+  /** Every transition changes what a restarted agent must find: the snapshot is rewritten. */
+  persist?(): void;
 }
 
 /**
@@ -31,7 +33,8 @@ export function transitionEffects(deps: WiringDeps): (t: Transition) => void {
         deps.router.unregister(inst);
         break;
       case 'CRASHED':
-        if (from === 'RUNNING' || from === 'EVACUATING') deps.router.unregister(inst);
+        // RESUMING: an adopted instance found dead; the agent before us had registered it.
+        if (from === 'RUNNING' || from === 'EVACUATING' || from === 'RESUMING') deps.router.unregister(inst);
         deps.reporter.exited(inst, 'CRASHED');
         deps.reporter.advertiseSoon();
         break;
@@ -42,5 +45,6 @@ export function transitionEffects(deps: WiringDeps): (t: Transition) => void {
       default:
         break;
     }
+    deps.persist?.();
   };
 }

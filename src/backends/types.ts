@@ -59,6 +59,11 @@ export interface InstanceProcess {
   readonly exited: Promise<ExitInfo>;
   /** The pids whose usage counts for the instance (main process and its descendants). */
   pids(): Promise<number[]>;
+  /**
+   * Whether the app has already ended, known without waiting (a recovered instance whose
+   * supervisor recorded an exit while no agent ran); null while it runs.
+   */
+  exitedAlready?(): ExitInfo | null;
   /** A cheap synchronous reading for the monitor tick; null when nothing runs. */
   usage?(): UsageReading | null;
   /** TERM to every process of the instance, KILL after `graceMs`; resolves when all are gone. */
@@ -80,4 +85,9 @@ export interface Backend {
   recover(handle: BackendHandle): Promise<InstanceProcess | null>;
   /** At agent shutdown, after every instance was stopped: releases what the backend set up. */
   close?(): Promise<void>;
+  /**
+   * After adoption: releases what earlier agents left of instances that have ended and
+   * that no adopted instance (`adopted`, by instance id) still uses.
+   */
+  sweep?(adopted: ReadonlySet<string>): Promise<void>;
 }

@@ -9,6 +9,23 @@ export interface Transition {
 
 export type TransitionListener = (t: Transition) => void;
 
+/** What a snapshot keeps of an instance (see snapshot/format.ts). */
+export interface RestoredFields {
+  readonly instanceId: string;
+  readonly localId: string;
+  readonly privateInstanceId: string;
+  readonly spec: StartSpec;
+  readonly stateTimestamp: number;
+  readonly startingTimestamp: number | null;
+  readonly uris: readonly string[];
+  readonly version: string | null;
+  readonly hostPort: number | null;
+  readonly dropletSha1: string | null;
+  readonly exitStatus: number;
+  readonly exitDescription: string;
+  readonly crashTimestamp: number | null;
+}
+
 export interface InstanceInit {
   readonly instanceId: string;
   readonly privateInstanceId: string;
@@ -53,6 +70,26 @@ export class Instance implements InstanceView {
     this.version = init.spec.applicationVersion;
     this.dropletSha1 = init.spec.dropletSha1;
     this.listeners = listeners;
+  }
+
+  /**
+   * An instance an earlier agent left, as its snapshot describes it, in `state` (RESUMING
+   * while it is being adopted, or CRASHED for a crash record). No listener hears this:
+   * nothing happened, the instance only came back into view.
+   */
+  static restore(saved: RestoredFields, state: InstanceState, listeners: TransitionListener[] = []): Instance {
+    const inst = new Instance({ instanceId: saved.localId, privateInstanceId: saved.privateInstanceId, spec: saved.spec, nowMs: saved.stateTimestamp }, listeners);
+    inst.instanceId = saved.instanceId;
+    inst.state = state;
+    inst.startingTimestamp = saved.startingTimestamp;
+    inst.uris = saved.uris;
+    inst.version = saved.version;
+    inst.hostPort = saved.hostPort;
+    inst.dropletSha1 = saved.dropletSha1;
+    inst.exitStatus = saved.exitStatus;
+    inst.exitDescription = saved.exitDescription;
+    inst.crashTimestamp = saved.crashTimestamp;
+    return inst;
   }
 
   /** Moves to `to` if the table allows it, stamps the time, then tells the listeners. */

@@ -1,4 +1,5 @@
-import type { ExitInfo, InstanceProcess } from '../backends/types.js';
+import type { BackendHandle, ExitInfo, InstanceProcess } from '../backends/types.js';
+import type { InstanceState } from '../instance/types.js';
 import { AgentError, ErrorCodes, ExitDescriptions, exitDescriptionOf } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
 import { APP_OWNED, STOPPABLE } from '../instance/states.js';
@@ -35,6 +36,34 @@ export class InstanceLifecycle {
     inst.transition('STARTING', this.deps.clock.now());
     run.started = this.runStart(inst, run).catch((err: unknown) => this.startFailed(inst, err));
     return run.started;
+  }
+
+  /**
+   * An instance an earlier agent left, restored in RESUMING, found again through its
+   * backend handle (protocol §11.4): RUNNING with the same process if it still runs;
+   * CRASHED with its real exit if it ended meanwhile, or if it was caught STARTING
+   * (its process, if any, is killed); stopped if it was caught STOPPING.
+   */
+  async adopt(inst: Instance, saved: InstanceState, handle: BackendHandle | null): Promise<void> {
+    if (inst.hostPort !== null) this.deps.ports.claim(inst.hostPort);
+    const proc = handle === null ? null : await this.deps.backend.recover(handle);
+    const run: Run = { abort: new AbortController(), proc, killedFor: null, started: Promise.resolve(), stopping: null };
+    this.runs.set(inst, run);
+    const ended = proc?.exitedAlready?.() ?? null;
+    if (proc === null || ended !== null || saved === 'STARTING' || saved === 'BORN') {
+      if (ended !== null) inst.recordExit(ended.exitStatus, ended.event ?? ExitDescriptions.appExited);
+      else if (saved === 'STARTING' || saved === 'BORN') inst.recordExit(-1, ExitDescriptions.failedToStart);
+      else inst.recordExit(-1, ExitDescriptions.cannotBeDetermined);
+      await this.crash(inst);
+      return;
+    }
+    if (saved === 'STOPPING') {
+      inst.transition('STOPPING', this.deps.clock.now());
+      run.stopping = this.runStop(inst, run);
+      return run.stopping;
+    }
+    void proc.exited.then((info) => this.exited(inst, info));
+    inst.transition('RUNNING', this.deps.clock.now());
   }
 
   /** Born without resources: straight to CRASHED with dea_ng's message. */
@@ -87,6 +116,7 @@ export class InstanceLifecycle {
     run.abort.signal.throwIfAborted();
     const proc = await this.deps.backend.launch(prepared.launch);
     run.proc = proc;
+    this.deps.launched?.(inst);
     log.info({ event: 'instance.launched', port: inst.hostPort }, 'instance launched');
     void proc.exited.then((info) => this.exited(inst, info));
     const { clock, probe, appFiles } = this.deps;

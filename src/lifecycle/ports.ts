@@ -1,4 +1,5 @@
 import type { Backend } from '../backends/types.js';
+import type { Instance } from '../instance/instance.js';
 import type { InstanceConfig, StackConfig } from '../config/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -72,4 +73,6 @@ export interface LifecycleDeps {
   readonly appFiles: AppFiles;
   /** The user apps run as; null when the agent is not root. */
   readonly appUser: AppUser | null;
+  /** Told when an instance's process exists (its backend handle is known): the snapshot keeps it. */
+  readonly launched?: (inst: Instance) => void;
 }

@@ -330,11 +330,19 @@ describe('the command line and the process', () => {
       expect((await fetch(`http://127.0.0.1:${r.data.port}/`)).status).toBe(200);
       const next = await s.startAgent({ baseDir: agent.baseDir, config: PROCESS_BACKEND });
       expect(next.id).not.toBe(agent.id);
+      // The next agent adopts the orphan (test/integration/adoption has the details), and
+      // its clean stop stops it.
+      await next.waitForLog((l) => l.event === 'agent.adopted', 15_000);
       expect(await next.stop()).toBe(0);
+      expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      // Nobody adopted the orphan: end it (its whole group); dispose() takes its overlay
-      // view down with the base_dir.
-      process.kill(-pid, 'SIGKILL');
+      // Should the adoption have failed, end the orphan (its whole group); dispose() takes
+      // its overlay view down with the base_dir.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // stopped by the next agent, as it should be
+      }
     }
     await agent.dispose();
     expect(existsSync(agent.baseDir)).toBe(false);

@@ -10,6 +10,7 @@ import type { CgroupLimits } from './cgroup-limits.js';
 import { InstanceCgroups, removeCgroupRoot } from './cgroups.js';
 import { ContainerProcess, type ContainerParts } from './container-process.js';
 import { launchContainer } from './launcher.js';
+import { sweepEndedContainers } from './sweep.js';
 import type { UidPool } from './uid-pool.js';
 
 export interface ContainerBackendOptions {
@@ -78,6 +79,20 @@ export class ContainerBackend implements Backend {
     const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, release: () => this.opts.uids.release(uid) };
     const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
+  }
+
+  /**
+   * What earlier agents left of containers that have ended and that no adopted instance
+   * explains: groups, supervisor records, uids. Running ones are left alone and logged.
+   */
+  async sweep(adopted: ReadonlySet<string>): Promise<void> {
+    const { runDir, host, cgroupRoot, uids, clock, logger } = this.opts;
+    const swept = await sweepEndedContainers({ runDir, host, cgroupRoot, uids, clock }, adopted);
+    if (swept.removed.length + swept.running.length === 0) return;
+    logger.info(
+      { event: 'backend.container.swept', removed: swept.removed, running: swept.running },
+      `earlier containers: ${swept.removed.length} ended and removed, ${swept.running.length} still running`,
+    );
   }
 
   /** Removes the cgroup root where no instance is left in it (one that outlived a deadline keeps it). */

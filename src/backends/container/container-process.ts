@@ -68,6 +68,13 @@ export class ContainerProcess implements InstanceProcess {
     return new ContainerProcess(parts, gone);
   }
 
+  exitedAlready(): ExitInfo | null {
+    const h = this.parts.handle;
+    const start = h.supervisorStart === null ? null : Number(h.supervisorStart);
+    const recorded = existsSync(join(this.parts.runDir, 'exit_status'));
+    return recorded || !isSameProcess(Number(h.supervisorPid), start) ? this.exitInfo() : null;
+  }
+
   /** The cgroup's own counters, read through kept descriptors: no /proc walk. */
   usage(): UsageReading | null {
     const u = this.reader.read();

@@ -6,7 +6,6 @@ import { containerCapable, detectCgroupHost, type CgroupHost } from './cgroup-ho
 import { prepareCgroupRoot } from './cgroups.js';
 import { ContainerBackend } from './container-backend.js';
 import { passwdUids, UidPool } from './uid-pool.js';
-import { sweepEndedContainers } from './sweep.js';
 
 /** Warden's pool began at 10000; ours sits clear of the usual local accounts. */
 export const UID_POOL_START = 40_000;
@@ -64,10 +63,6 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
     clock: s.clock,
     logger: s.logger,
   });
-  const swept = await sweepEndedContainers({ runDir: s.runDir, host, cgroupRoot: s.cgroupRoot, uids, clock: s.clock }, new Set());
-  if (swept.removed.length + swept.running.length > 0) {
-    s.logger.info({ event: 'backend.container.swept', removed: swept.removed.length, running: swept.running }, `earlier containers: ${swept.removed.length} ended and removed, ${swept.running.length} still running`);
-  }
   return { ok: true, backend, host };
 }
 

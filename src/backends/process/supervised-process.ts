@@ -52,6 +52,13 @@ export class SupervisedProcess implements InstanceProcess {
     return new SupervisedProcess(handle, exited, clock, reader);
   }
 
+  exitedAlready(): ExitInfo | null {
+    const runDir = String(this.handle.runDir);
+    const start = this.handle.supervisorStart === null ? null : Number(this.handle.supervisorStart);
+    if (existsSync(join(runDir, 'exit_status'))) return readExit(runDir);
+    return isSameProcess(Number(this.handle.supervisorPid), start) ? null : readExit(runDir);
+  }
+
   /** CPU and memory of the app's process tree, from /proc through kept descriptors. */
   usage(): UsageReading | null {
     this.app ??= this.appPid();

@@ -143,7 +143,7 @@ describe('the droplet in a container', () => {
 });
 
 describe('a container without its agent', () => {
-  it('keeps running after the agent is SIGKILLed, its supervisor records the exit, and the next agent clears it away', async () => {
+  it('keeps running after the agent is SIGKILLed, its supervisor records the exit, and the next agent reports and clears it', async () => {
     // A cgroup root of its own: the next agent sweeps what it finds under its root.
     const config = { backend: { kind: 'container', container: { cgroup_root: ORPHAN_ROOT } } };
     const agent = await s.startAgent({ config });
@@ -165,9 +165,14 @@ describe('a container without its agent', () => {
     const runDir = join(agent.baseDir, 'db', 'supervise', instance);
     await waitFor(() => expect(readFileSync(join(runDir, 'exit_status'), 'utf8').trim()).toBe('0'), 30_000);
     expect(readdirSync(join(agent.baseDir, 'db', 'uids'))).toHaveLength(1);
-    // The next agent on the same base_dir finds the ended container and releases all of it.
+    // The next agent on the same base_dir adopts it from the snapshot: it ended with its
+    // exit recorded, so it is reported CRASHED with that exit and released, all of it.
+    const exits = s.bus.record('droplet.exited');
+    await exits.ready();
     const next = await s.startAgent({ baseDir: agent.baseDir, config });
-    await next.waitForLog((l) => l.event === 'backend.container.swept', 15_000);
+    const exit = await exits.waitFor((m) => m.data.droplet === 'ct-orphan', 15_000);
+    exits.stop();
+    expect(exit.data).toMatchObject({ reason: 'CRASHED', exit_status: 0 });
     expect(existsSync(group)).toBe(false);
     expect(existsSync(runDir)).toBe(false);
     expect(readdirSync(join(agent.baseDir, 'db', 'uids'))).toEqual([]);

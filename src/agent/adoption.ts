@@ -1,0 +1,48 @@
+import type { Instance } from '../instance/instance.js';
+import { Instance as InstanceClass } from '../instance/instance.js';
+import type { SnapshotEntry } from '../snapshot/index.js';
+import type { AgentContext } from './context.js';
+
+export interface Adopted {
+  /** Instances found running again, by instance id. */
+  readonly running: string[];
+  /** Instances that ended while no agent ran (or were caught starting): now CRASHED. */
+  readonly crashed: string[];
+  /** Crash records kept as they were. */
+  readonly records: number;
+  /** Every instance id a snapshot entry explains (what a backend sweep must keep). */
+  readonly explained: Set<string>;
+}
+
+/**
+ * Brings back what the snapshot of an earlier agent describes (protocol §11.4): a crash
+ * record as it was; every other instance through RESUMING, adopted by the lifecycle
+ * (same process, or CRASHED with its real exit). Runs before the agent subscribes, so no
+ * message can race it.
+ */
+export async function adoptSnapshot(ctx: AgentContext, entries: readonly SnapshotEntry[]): Promise<Adopted> {
+  const running: string[] = [];
+  const crashed: string[] = [];
+  let records = 0;
+  const explained = new Set<string>();
+  const adoptions: Promise<void>[] = [];
+  for (const e of entries) {
+    explained.add(e.localId);
+    if (e.state === 'STOPPED' || ctx.registry.get(e.instanceId)) continue;
+    if (e.state === 'CRASHED') {
+      ctx.registry.add(InstanceClass.restore(e, 'CRASHED', [ctx.onTransition]));
+      records++;
+      continue;
+    }
+    const inst: Instance = InstanceClass.restore(e, 'RESUMING', [ctx.onTransition]);
+    ctx.registry.add(inst);
+    adoptions.push(
+      ctx.lifecycle.adopt(inst, e.state, e.handle).then(() => {
+        if (inst.state === 'RUNNING') running.push(inst.instanceId);
+        else if (inst.state === 'CRASHED') crashed.push(inst.instanceId);
+      }),
+    );
+  }
+  await Promise.all(adoptions);
+  return { running, crashed, records, explained };
+}
