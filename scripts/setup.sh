@@ -34,3 +34,18 @@ command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc make libc6-dev >/dev/null
 }
 make -s -C libexec/container
+
+# The systemd unit (config/dea.service) is checked with `systemd-analyze verify` in the
+# tests, and the notify protocol test's receiver socket is a python3 script.
+need_sd=()
+command -v systemd-analyze >/dev/null 2>&1 || need_sd+=(systemd)
+command -v python3 >/dev/null 2>&1 || need_sd+=(python3)
+if [ ${#need_sd[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_sd[*]}" >&2
+  sd_sudo=""
+  [ "$(id -u)" -eq 0 ] || sd_sudo="sudo"
+  $sd_sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sd_sudo apt-get install -y -qq "${need_sd[@]}" >/dev/null
+fi
+# The systemd notify helper (libexec/notify), built like the container supervisor.
+make -s -C libexec/notify
