@@ -63,6 +63,8 @@ export interface AgentOptions {
    * operators run). Tests never set it: they must run the sources.
    */
   compiled?: boolean;
+  /** Extra environment for the agent (e.g. NOTIFY_SOCKET, as systemd sets it). */
+  env?: Record<string, string>;
 }
 
 /** Writes a config for a loopback agent and runs `bin/dea --config` as a real process. */
@@ -86,7 +88,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   writeFileSync(configPath, yaml.dump(config));
   const child = spawn(DEA_BIN, ['--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: deaEnv({ compiled: opts.compiled === true }),
+    env: { ...deaEnv({ compiled: opts.compiled === true }), ...opts.env },
   });
   // TERM, not KILL: an agent left behind still stops its instances and unmounts their views.
   signalOnExit(child, 'SIGTERM');
