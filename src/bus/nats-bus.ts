@@ -137,16 +137,38 @@ async function watchStatus(nc: NatsConnection, logger: Logger, bus: NatsBus): Pr
 /** What the bus holds for the server during an outage, at most (as Go's client, 8 MiB). */
 const HELD_MAX_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Whole-state reports (protocol §4.2, §4.3, §4.5): each says everything the ones before it
+ * said, so an outage holds only the latest. Without this a long outage filled the hold
+ * with stale reports, and a `droplet.exited` after them was dropped.
+ */
+const LATEST_ONLY: ReadonlySet<string> = new Set(['dea.heartbeat', 'dea.advertise', 'staging.advertise']);
+
+interface Outgoing {
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
+
 class NatsBus implements Bus {
   /**
    * nats.js drops whatever is published while it is disconnected (each reconnect attempt
    * starts with an empty outbound buffer), so a crash during an outage would never be
    * reported. Those messages are held here and sent, in order, once reconnected.
    */
-  private held: Array<{ subject: string; data: Uint8Array }> = [];
+  private held: Outgoing[] = [];
   private heldBytes = 0;
   private dropped = 0;
   private disconnected = false;
+  /**
+   * Handed to nats.js but not yet known to have reached the server: a message written
+   * just before the connection died (or in the moment before the client noticed) is lost
+   * with the client's buffer, so it is kept until a PING sent after it is answered, and
+   * held again for the next server if the connection drops first. At least once: one the
+   * old server did get, but whose PONG was lost, goes out twice.
+   */
+  private unconfirmed: Array<Outgoing & { seq: number }> = [];
+  private seq = 0;
+  private confirming = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -155,21 +177,25 @@ class NatsBus implements Bus {
 
   publish(subject: string, body: unknown): void {
     if (this.nc.isClosed()) return;
-    const data = encodeJson(body);
-    if (this.disconnected) this.hold(subject, data);
-    else this.nc.publish(subject, data);
+    const m = { subject, data: encodeJson(body) };
+    if (this.disconnected) this.hold(m);
+    else this.send(m);
   }
 
   /** Fed the connection's status events, in order. */
   connectionChanged(type: string): void {
-    if (type === 'disconnect') this.disconnected = true;
+    if (type === 'disconnect') {
+      this.disconnected = true;
+      // Nothing is held yet (a reconnect empties the hold), so these go first, in order.
+      for (const m of this.unconfirmed.splice(0)) this.hold(m);
+    }
     if (type !== 'reconnect') return;
     this.disconnected = false;
     const held = this.held.splice(0);
     const dropped = this.dropped;
     this.heldBytes = 0;
     this.dropped = 0;
-    for (const m of held) this.nc.publish(m.subject, m.data);
+    for (const m of held) this.send(m);
     if (held.length > 0 || dropped > 0) {
       this.logger[dropped > 0 ? 'warn' : 'info'](
         { event: 'bus.outage.sent', sent: held.length, dropped },
@@ -178,13 +204,46 @@ class NatsBus implements Bus {
     }
   }
 
-  private hold(subject: string, data: Uint8Array): void {
-    if (this.heldBytes + data.length > HELD_MAX_BYTES) {
+  private send(m: Outgoing): void {
+    this.nc.publish(m.subject, m.data);
+    this.unconfirmed.push({ ...m, seq: ++this.seq });
+    this.confirmSoon();
+  }
+
+  /** One PING for everything published in the same turn (a burst of registrations, say). */
+  private confirmSoon(): void {
+    if (this.confirming) return;
+    this.confirming = true;
+    setImmediate(() => {
+      this.confirming = false;
+      if (this.nc.isClosed() || this.disconnected) return;
+      const upTo = this.seq;
+      this.nc.flush().then(
+        () => {
+          this.unconfirmed = this.unconfirmed.filter((m) => m.seq > upTo);
+        },
+        // The connection dropped first: the disconnect holds them for the next server.
+        () => undefined,
+      );
+    });
+  }
+
+  private hold(m: Outgoing): void {
+    // A later whole-state report, or the same message again (a route re-registered every
+    // interval), replaces the held one and takes its place at the end.
+    const superseded = (h: Outgoing) =>
+      h.subject === m.subject && (LATEST_ONLY.has(m.subject) || sameBytes(h.data, m.data));
+    const i = this.held.findIndex(superseded);
+    if (i >= 0) {
+      this.heldBytes -= this.held[i]!.data.length;
+      this.held.splice(i, 1);
+    }
+    if (this.heldBytes + m.data.length > HELD_MAX_BYTES) {
       this.dropped++;
       return;
     }
-    this.held.push({ subject, data });
-    this.heldBytes += data.length;
+    this.held.push({ subject: m.subject, data: m.data });
+    this.heldBytes += m.data.length;
   }
 
   subscribe(subject: string, handler: BusHandler): Subscription {
@@ -205,4 +264,8 @@ class NatsBus implements Bus {
     if (this.nc.isClosed()) return;
     await this.nc.drain();
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

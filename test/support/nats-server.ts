@@ -10,6 +10,13 @@ export interface NatsServerOptions {
   bin?: string;
   /** How long to wait for the server to accept connections (default 10 s). */
   readyTimeoutMs?: number;
+  /**
+   * The client port to listen on (default: a free one, retried when taken). A fixed port
+   * is tried once: its caller (a cluster whose routes name it) cannot just pick another.
+   */
+  port?: number;
+  /** More command-line arguments (cluster, routes, monitoring), after the defaults. */
+  args?: readonly string[];
 }
 
 export interface NatsServerHandle {
@@ -52,6 +59,7 @@ async function spawnOn(port: number, opts: NatsServerOptions, log: string[]): Pr
   const args = ['-a', '127.0.0.1', '-p', String(port)];
   if (opts.user !== undefined) args.push('--user', opts.user);
   if (opts.pass !== undefined) args.push('--pass', opts.pass);
+  if (opts.args !== undefined) args.push(...opts.args);
 
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   signalOnExit(child, 'SIGKILL');
@@ -119,8 +127,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   let port = 0;
   let current: Running | undefined;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 5 && current === undefined; attempt++) {
-    port = await getFreePort();
+  const attempts = opts.port === undefined ? 5 : 1;
+  for (let attempt = 0; attempt < attempts && current === undefined; attempt++) {
+    port = opts.port ?? (await getFreePort());
     try {
       current = await spawnOn(port, opts, log);
     } catch (err) {
