@@ -126,6 +126,34 @@ describe('the agent on a 3-node NATS cluster', () => {
     await reg.waitForCount(2, (m) => m.data.app === 'after' && m.receivedAt >= since, WAIT_MS);
   }, 90_000);
 
+  it('delivers a droplet.exited sent into a node that hung and then died', async () => {
+    const { agent } = await setUp();
+    const { node: first } = await agentNode(agent);
+    const watchNode = cluster.nodes.find((n) => n !== first)!;
+    const watch = await client(watchNode, 'watch');
+    const exits = watch.record('droplet.exited');
+    const reg = watch.record('router.register');
+    await Promise.all([exits.ready(), reg.ready()]);
+    start(watch, agent, 'doomed');
+    const r = await reg.waitFor((m) => m.data.app === 'doomed', WAIT_MS);
+    const { pid } = (await (await fetch(`http://127.0.0.1:${r.data.port}/`)).json()) as { pid: number };
+    const [doomed] = await requestAll(watch, agent.id, 'dea.find.droplet', { droplet: 'doomed' });
+    const doomedExit = (m: { data: any }) => m.data.instance === doomed.instance;
+
+    // The node hangs: the agent's connection stays up, and what it sends waits unread.
+    const frozenAt = Date.now();
+    first.freeze();
+    process.kill(pid, 'SIGKILL');
+    await agent.waitForLog((l) => l.event === 'instance.crashed' && l.instance_id === doomed.instance, WAIT_MS);
+    expect(agent.logs().filter((l) => l.event === 'bus.disconnect' && time(l) >= frozenAt)).toEqual([]);
+    // Then it dies, and the exit with it, unless the agent sends it again.
+    await first.kill();
+    const exit = await exits.waitFor(doomedExit, WAIT_MS);
+    expect(exit.data).toMatchObject({ droplet: 'doomed', reason: 'CRASHED', index: 0 });
+    await roundTrip(watch, agent.id);
+    expect(exits.filter(doomedExit)).toHaveLength(1);
+  }, 90_000);
+
   it('rides out a full outage: a crash during it is reported once after it, and the reports resume', async () => {
     const { agent } = await setUp();
     const watchNode = cluster.nodes[0]!;

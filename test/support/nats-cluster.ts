@@ -16,6 +16,14 @@ export interface ClusterNode {
   running(): boolean;
   /** SIGKILL, as a crashed machine: no goodbye to its clients or routes. Resolves once gone. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP, as a machine that hangs: its connections stay open, and what clients send
+   * it waits unread in its socket buffers (lost if it is killed next). kill() and stop
+   * end a frozen node too.
+   */
+  freeze(): void;
+  /** TERM (KILL when frozen or after 3 s); resolves once gone. */
+  stop(): Promise<void>;
   /** Starts it again on the same ports (client, cluster, monitoring). */
   start(): Promise<void>;
   /** The node's /connz: the names of its client connections. */
@@ -93,6 +101,7 @@ function node(index: number, server: NatsServerHandle, monitorPort: number): Clu
     if (!res.ok) throw new Error(`node-${index} ${path}: HTTP ${res.status}`);
     return (await res.json()) as T;
   };
+  let frozen = false;
   return {
     index,
     url: server.url,
@@ -104,8 +113,20 @@ function node(index: number, server: NatsServerHandle, monitorPort: number): Clu
       const pid = server.pid;
       if (pid === undefined) return;
       process.kill(pid, 'SIGKILL');
+      frozen = false;
       // Reaps it (the TERM that stop() sends first lands on a process already dying).
       await server.stop();
+    },
+    freeze() {
+      const pid = server.pid;
+      if (pid === undefined) throw new Error(`node-${index} is not running`);
+      process.kill(pid, 'SIGSTOP');
+      frozen = true;
+    },
+    async stop() {
+      // A frozen node would not act on the TERM that stop() sends first.
+      if (frozen) await this.kill();
+      else await server.stop();
     },
     async start() {
       if (server.pid === undefined) await server.restart();
@@ -141,7 +162,7 @@ function makeCluster(nodes: ClusterNode[]): NatsCluster {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    stop: () => cleanUp(...nodes.map((n) => () => n.server.stop())),
+    stop: () => cleanUp(...nodes.map((n) => () => n.stop())),
   };
 }
 
