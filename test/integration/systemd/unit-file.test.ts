@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,14 @@ import { DEA_BIN } from '../../support/agent-process.js';
 const UNIT = new URL('../../../config/dea.service', import.meta.url).pathname;
 const PLACEHOLDER = '/opt/dea-agent/bin/dea';
 const dir = mkdtempSync(join(tmpdir(), 'dea-unit-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// systemd-analyze verify touches this marker (on a machine without systemd as PID 1,
+// nothing else makes it): remove it again unless it was there before.
+const UNITS_LOAD = '/run/systemd/systemd-units-load';
+const hadUnitsLoad = existsSync(UNITS_LOAD);
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  if (!hadUnitsLoad) rmSync(UNITS_LOAD, { force: true });
+});
 
 /**
  * `systemd-analyze verify` on a copy named dea.service whose ExecStart names this
