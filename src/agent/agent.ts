@@ -19,6 +19,8 @@ import * as H from './handlers.js';
 import { Reporter } from './reporter.js';
 import { transitionEffects } from './wiring.js';
 import { adoptSnapshot, type Adopted } from './adoption.js';
+import { Evacuation, type EvacuationEnd } from './evacuation.js';
+import { reapStuckStops, STOP_REAP_INTERVAL_MS } from './stop-reaper.js';
 import { entryOf, SnapshotWriter, type SnapshotEntry, type SnapshotSink } from '../snapshot/index.js';
 
 export interface AgentDeps {
@@ -62,6 +64,7 @@ export class Agent {
   private stopping: Promise<void> | null = null;
   private componentInfo: P.ComponentInfo | null = null;
   private readonly snapshot: SnapshotWriter | null;
+  private readonly evacuation: Evacuation;
 
   constructor(private readonly deps: AgentDeps) {
     const { config, bus, clock, logger } = deps;
@@ -82,16 +85,25 @@ export class Agent {
       appFiles: deps.lifecycle.appFiles ?? appFiles,
       config, clock, logger, layout: deps.layout,
     });
+    this.evacuation = new Evacuation({
+      registry: this.registry, clock, logger,
+      bailOutMs: config.evacuationBailOutTimeSecs * 1000,
+      leavePlacement: () => this.leavePlacement(),
+      evacuate: (inst) => lifecycle.evacuate(inst),
+    });
     const onTransition = transitionEffects({
       reporter,
       router,
       logger,
       forget: (t) => this.registry.remove(t.instance),
       persist,
+      persistNow: () => this.snapshot?.writeNow(),
+      evacuation: this.evacuation,
     });
     this.ctx = {
       id: deps.id, config, bus, clock, ids: deps.ids, logger, registry: this.registry, lifecycle, router, reporter, onTransition,
       shuttingDown: () => this.stopping !== null,
+      evacuating: () => this.evacuation.active,
       component: () => this.componentInfo,
     };
   }
@@ -125,6 +137,7 @@ export class Agent {
     this.every(crashReapIntervalMs(crashLifetimeSecs), () =>
       reapCrashes(this.registry, this.deps.layout, ctx.clock.now(), crashLifetimeSecs * 1000, ctx.logger),
     );
+    this.every(STOP_REAP_INTERVAL_MS, () => reapStuckStops(this.registry, ctx.lifecycle, ctx.clock.now(), ctx.logger));
     this.every(DROPLET_REAP_MS, () => this.deps.reapDroplets(this.dropletsInUse()));
     this.every(ctx.config.monitor.intervalMs, () => this.rotateLogs());
     ctx.router.registerAll(this.registry);
@@ -146,6 +159,21 @@ export class Agent {
     this.ctx.reporter.goodbye();
   }
 
+  /**
+   * USR2 (protocol §11.2): goodbye, no more adverts, every RUNNING instance EVACUATING;
+   * heartbeats and route re-registration go on. Resolves when the evacuation is over
+   * (see `evacuated`); the caller then shuts the agent down.
+   */
+  evacuate(): Promise<EvacuationEnd> {
+    if (this.stopping === null) this.evacuation.begin();
+    return this.evacuation.ended;
+  }
+
+  /** Resolves when an evacuation is over: nothing left to move, or its bail-out time passed. */
+  get evacuated(): Promise<EvacuationEnd> {
+    return this.evacuation.ended;
+  }
+
   /** Graceful shutdown (protocol §11.3): goodbye, unsubscribe, stop every instance. */
   shutdown(): Promise<void> {
     this.stopping ??= this.runShutdown();
@@ -155,6 +183,7 @@ export class Agent {
   private async runShutdown(): Promise<void> {
     const { ctx } = this;
     ctx.logger.info({ event: 'agent.shutdown.started' }, 'shutting down');
+    this.evacuation.cancel();
     this.leavePlacement();
     for (const t of this.timers.splice(0)) t.cancel();
     for (const s of this.subs.splice(0)) s.unsubscribe();

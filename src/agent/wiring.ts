@@ -1,6 +1,7 @@
 import type { Transition } from '../instance/instance.js';
 import type { Logger } from '../platform/logger.js';
 import type { RouterClient } from '../router/router-client.js';
+import type { Evacuation } from './evacuation.js';
 import type { Reporter } from './reporter.js';
 
 export interface WiringDeps {
@@ -11,6 +12,10 @@ export interface WiringDeps {
   forget(t: Transition): void;
   /** Every transition changes what a restarted agent must find: the snapshot is rewritten. */
   persist?(): void;
+  /** The same, written before this returns (see RUNNING below). */
+  persistNow?(): void;
+  /** The USR2 evacuation, told of every transition (protocol §11.2). */
+  readonly evacuation?: Pick<Evacuation, 'joined' | 'check'>;
 }
 
 /**
@@ -26,8 +31,19 @@ export function transitionEffects(deps: WiringDeps): (t: Transition) => void {
     );
     switch (to) {
       case 'RUNNING':
+        // On disk before anyone hears of it: a kill -9 right after the router learns of
+        // the instance must not leave a snapshot that still says STARTING.
+        deps.persistNow?.();
         deps.reporter.heartbeat();
         deps.router.register(inst);
+        // A start that ends while the agent evacuates joins the evacuation (route kept).
+        deps.evacuation?.joined(inst);
+        break;
+      case 'EVACUATING':
+        // Kept registered on purpose: it serves until its replacement elsewhere runs.
+        // v2-classic told the health manager at once, besides the heartbeat's EVACUATING.
+        deps.reporter.exited(inst, 'DEA_EVACUATION');
+        deps.reporter.heartbeatSoon();
         break;
       case 'STOPPING':
         deps.router.unregister(inst);
@@ -46,5 +62,6 @@ export function transitionEffects(deps: WiringDeps): (t: Transition) => void {
         break;
     }
     deps.persist?.();
+    deps.evacuation?.check();
   };
 }
