@@ -131,3 +131,44 @@ describe('a snapshot that cannot be read', () => {
     expect(await next.stop()).toBe(0);
   });
 });
+
+describe('a reused pid', () => {
+  it('is not taken for the instance whose supervisor had it: the instance is CRASHED, the stranger untouched', async () => {
+    const config = { backend: { kind: 'process' } };
+    const first = await s.startAgent({ config });
+    await untilSubscribed(s.bus, first.id);
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    await s.startOn(first, 'serves-http', 'adopt-pid-reuse');
+    const r = await reg.waitFor((m) => m.data.app === 'adopt-pid-reuse', 30_000);
+    reg.stop();
+    const app = await get(r.data.port as number);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // The instance and its supervisor die; a process of ours gets the supervisor's pid
+    // in the snapshot (as a reused pid would), with another start time.
+    const snapPath = join(first.baseDir, 'db', 'instances.json');
+    const snap = JSON.parse(readFileSync(snapPath, 'utf8'));
+    const entry = snap.instances.find((i: any) => i.spec.applicationId === 'adopt-pid-reuse');
+    process.kill(Number(entry.handle.supervisorPid), 'SIGKILL');
+    process.kill(-app.pid, 'SIGKILL');
+    const { spawn } = await import('node:child_process');
+    const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await waitFor(() => expect(existsSync(`/proc/${entry.handle.supervisorPid}`)).toBe(false));
+      entry.handle.supervisorPid = stranger.pid;
+      writeFileSync(snapPath, JSON.stringify(snap));
+      const exits = s.bus.record('droplet.exited');
+      await exits.ready();
+      const next = await s.startAgent({ baseDir: first.baseDir, config });
+      const exit = await exits.waitFor((m) => m.data.droplet === 'adopt-pid-reuse', 30_000);
+      exits.stop();
+      expect(exit.data.reason).toBe('CRASHED');
+      expect(stranger.exitCode).toBeNull();
+      expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
+      expect(await next.stop()).toBe(0);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  }, 90_000);
+});
