@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { signalOnExit } from './exit-signal.js';
+import { createHash } from 'node:crypto';
+import { sweepCgroupRoot } from '../integration/container/harness.js';
 
 /** The agent's command, as operators run it. */
 export const DEA_BIN = new URL('../../bin/dea', import.meta.url).pathname;
@@ -67,6 +69,18 @@ export interface AgentOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * The container backend's cgroup root of this agent: the test's own, else one named
+ * after its base_dir, so agents of tests running side by side never share a root (an
+ * agent sweeps what it finds under its root that its snapshot does not explain) and a
+ * restarted agent on the same base_dir finds its instances' groups again.
+ */
+function backendWithOwnRoot(backend: unknown, baseDir: string): Record<string, unknown> {
+  const b = (backend ?? {}) as { container?: Record<string, unknown> };
+  const root = b.container?.cgroup_root ?? `dea-t-${createHash('sha1').update(baseDir).digest('hex').slice(0, 10)}`;
+  return { ...b, container: { ...b.container, cgroup_root: root } };
+}
+
 /** Writes a config for a loopback agent and runs `bin/dea --config` as a real process. */
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const ownsBaseDir = opts.baseDir === undefined;
@@ -83,7 +97,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     default_health_check_timeout: 10,
     instance: { stop_grace_secs: 2 },
     ...opts.config,
+    backend: backendWithOwnRoot(opts.config?.backend, baseDir),
   };
+  const cgroupRoot = (config.backend as { container: { cgroup_root: string } }).container.cgroup_root;
   const configPath = join(baseDir, 'dea.yml');
   writeFileSync(configPath, yaml.dump(config));
   const child = spawn(DEA_BIN, ['--config', configPath], {
@@ -147,6 +163,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       if (ownsBaseDir) {
         unmountUnder(baseDir);
         await rm(baseDir, { recursive: true, force: true });
+        // What a killed agent left in its cgroups (a clean stop removes them itself).
+        await sweepCgroupRoot(cgroupRoot);
       }
     })());
 

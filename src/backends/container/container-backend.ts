@@ -81,17 +81,14 @@ export class ContainerBackend implements Backend {
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
   }
 
-  /**
-   * What earlier agents left of containers that have ended and that no adopted instance
-   * explains: groups, supervisor records, uids. Running ones are left alone and logged.
-   */
+  /** What earlier agents left of containers no adopted instance explains (see sweep.ts). */
   async sweep(adopted: ReadonlySet<string>): Promise<void> {
     const { runDir, host, cgroupRoot, uids, clock, logger } = this.opts;
     const swept = await sweepEndedContainers({ runDir, host, cgroupRoot, uids, clock }, adopted);
-    if (swept.removed.length + swept.running.length === 0) return;
+    if (swept.removed.length + swept.killed.length === 0) return;
     logger.info(
-      { event: 'backend.container.swept', removed: swept.removed, running: swept.running },
-      `earlier containers: ${swept.removed.length} ended and removed, ${swept.running.length} still running`,
+      { event: 'backend.container.swept', removed: swept.removed, killed: swept.killed },
+      `containers no snapshot explains: ${swept.removed.length} ended and removed, ${swept.killed.length} running and killed`,
     );
   }
 

@@ -135,24 +135,25 @@ describe('a container that cannot be made', () => {
 });
 
 describe('what an earlier agent left', () => {
-  it('sweeps the containers that ended (groups, records, uids) and leaves the running ones alone', async () => {
+  it('sweeps what no adopted instance explains: an ended container released, a running one killed, an adopted one kept', async () => {
     const { sweepEndedContainers } = await import('../../../src/backends/container/sweep.js');
     const { UidPool } = await import('../../../src/backends/container/uid-pool.js');
     const { systemClock } = await import('../../../src/platform/clock.js');
     const ended = await h.backend.launch(await h.instance('exit 0'));
     await ended.exited;
-    const live = await h.backend.launch(await h.instance('exec sleep 60'));
-    const endedId = String(ended.handle.cgroup);
-    const liveId = String(live.handle.cgroup);
+    const stray = await h.backend.launch(await h.instance('exec sleep 60'));
+    const adopted = await h.backend.launch(await h.instance('exec sleep 60'));
+    const [endedId, strayId, adoptedId] = [ended, stray, adopted].map((p) => String(p.handle.cgroup));
     // Not destroyed, as if the agent that launched them had been killed.
     const uids = new UidPool({ dir: join(h.base, 'uids'), start: 0, size: 1 << 30, reserved: new Set() });
-    const result = await sweepEndedContainers({ runDir: join(h.base, 'run'), host: h.host, cgroupRoot: h.cgroupRoot, uids, clock: systemClock }, new Set());
-    expect(result).toEqual({ removed: [endedId], running: [liveId] });
-    expect(h.leftoverGroups().some((g) => g.endsWith(endedId))).toBe(false);
-    expect(h.leftoverGroups().some((g) => g.endsWith(liveId))).toBe(true);
+    const result = await sweepEndedContainers({ runDir: join(h.base, 'run'), host: h.host, cgroupRoot: h.cgroupRoot, uids, clock: systemClock }, new Set([adoptedId!]));
+    expect(result).toEqual({ removed: [endedId], killed: [strayId], kept: [adoptedId] });
+    expect((await stray.exited).exitStatus).toBe(137);
+    expect(h.leftoverGroups().filter((g) => !g.endsWith(adoptedId!))).toEqual([]);
     const { readdir } = await import('node:fs/promises');
-    expect(await readdir(join(h.base, 'run'))).toEqual([liveId]);
-    expect(await readdir(join(h.base, 'uids'))).toEqual([String(live.handle.uid)]);
-    await stopAndDestroy(live);
+    expect(await readdir(join(h.base, 'run'))).toEqual([adoptedId]);
+    expect(await readdir(join(h.base, 'uids'))).toEqual([String(adopted.handle.uid)]);
+    await stopAndDestroy(adopted);
   });
+
 });
