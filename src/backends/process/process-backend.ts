@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
@@ -44,6 +44,25 @@ export class ProcessBackend implements Backend {
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
     return SupervisedProcess.adopt(handle, this.opts.clock, this.reader);
+  }
+
+  /**
+   * After adoption: supervisor records no snapshot entry explains (`adopted`, by instance
+   * id). A supervisor still running there has an app nobody knows: it is ended, its
+   * whole process group with it; then the record goes. Container records are not ours.
+   */
+  async sweep(adopted: ReadonlySet<string>): Promise<void> {
+    const ended: string[] = [];
+    for (const id of await readdir(this.opts.runDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{32}$/.test(id) || adopted.has(id)) continue;
+      const handle = await readHandle(join(this.opts.runDir, id));
+      if (handle === null || handle.kind !== undefined) continue;
+      const proc = SupervisedProcess.adopt(handle, this.opts.clock, this.reader);
+      if (proc === null) continue;
+      await proc.destroy();
+      ended.push(id);
+    }
+    if (ended.length > 0) this.opts.logger.info({ event: 'backend.process.swept', instances: ended }, `ended ${ended.length} processes no snapshot explains`);
   }
 
   private spawnSupervisor(spec: LaunchSpec, runDir: string) {
@@ -94,4 +113,12 @@ function spawned(child: ReturnType<typeof spawn>): Promise<number> {
       resolve(child.pid as number);
     });
   });
+}
+
+async function readHandle(runDir: string): Promise<BackendHandle | null> {
+  try {
+    return JSON.parse(await readFile(join(runDir, 'handle.json'), 'utf8')) as BackendHandle;
+  } catch {
+    return null;
+  }
 }

@@ -5,7 +5,7 @@
  * agent ran, ends what was caught starting, and sets an unreadable snapshot aside.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroupHost } from '../../../src/backends/container/index.js';
@@ -116,6 +116,31 @@ describe.each(['process', 'container'])('after kill -9 of a %s-backend agent', (
     exits.stop();
     expect(await next.stop()).toBe(0);
   }, 120_000);
+});
+
+describe.each(['process', 'container'])('what no snapshot explains (%s backend)', (kind) => {
+  it('is ended and removed at the next start: processes, supervisor records, directories, mounts', async () => {
+    const config = { backend: { kind, container: { cgroup_root: CGROUP_ROOT } } };
+    const first = await s.startAgent({ config });
+    await untilSubscribed(s.bus, first.id);
+    const reg = s.bus.record('router.register');
+    await reg.ready();
+    const app = `adopt-${kind}-stray`;
+    await s.startOn(first, 'serves-http', app);
+    const r = await reg.waitFor((m) => m.data.app === app, 30_000);
+    reg.stop();
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // As if the snapshot had never been written.
+    rmSync(join(first.baseDir, 'db', 'instances.json'));
+    const next = await s.startAgent({ baseDir: first.baseDir, config });
+    await next.waitForLog((l) => l.event === 'staging.dirs.swept', 15_000);
+    await expect(fetch(`http://127.0.0.1:${r.data.port}/`)).rejects.toThrow();
+    expect(readdirSync(join(first.baseDir, 'instances'))).toEqual([]);
+    expect(readdirSync(join(first.baseDir, 'db', 'supervise'))).toEqual([]);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(join(first.baseDir, 'instances'));
+    expect(await next.stop()).toBe(0);
+  }, 90_000);
 });
 
 describe('a snapshot that cannot be read', () => {
