@@ -27,6 +27,7 @@ import { stagedFiles } from './staging/staged-files.js';
 import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
 import { LoopDisks } from './staging/loop-disk.js';
 import { loadSnapshot, SnapshotStore } from './snapshot/index.js';
+import { unexplainedInstanceDirs } from './staging/orphans.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
 import { createMetrics } from './status/metrics.js';
@@ -112,7 +113,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     },
     snapshot,
   });
-  await adoptEarlier(agent, backend, snapshot, clock.now(), logger);
+  await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, nowMs: clock.now(), logger });
   const monitor = new Monitor({
     clock, logger,
     intervalMs: config.monitor.intervalMs,
@@ -157,10 +158,17 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
  * Before the agent subscribes: adopts what the last agent's snapshot describes, then
  * lets the backend release what it left of instances no entry explains.
  */
-async function adoptEarlier(agent: Agent, backend: Backend, store: SnapshotStore, nowMs: number, logger: Logger): Promise<void> {
-  const entries = loadSnapshot(store, nowMs, logger);
+async function adoptEarlier(a: {
+  agent: Agent; backend: Backend; dirs: InstanceDirs; layout: Layout; store: SnapshotStore; nowMs: number; logger: Logger;
+}): Promise<void> {
+  const { agent, backend, dirs, layout, logger } = a;
+  const entries = loadSnapshot(a.store, a.nowMs, logger);
   const adopted = await agent.adopt(entries);
+  // Processes first (they may hold the directories), then the directories and mounts.
   await backend.sweep?.(adopted.explained);
+  const strays = await unexplainedInstanceDirs([layout.instances, layout.layers], adopted.explained);
+  for (const id of strays) await dirs.remove(id);
+  if (strays.length > 0) logger.info({ event: 'staging.dirs.swept', instances: strays }, `removed ${strays.length} instance directories no snapshot explains`);
   if (entries.length === 0) return;
   logger.info(
     { event: 'agent.adopted', running: adopted.running.length, crashed: adopted.crashed.length, records: adopted.records },
