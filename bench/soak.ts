@@ -50,9 +50,14 @@ async function soak(cleanup: Cleanup, m: Model, counts: Record<string, number>):
     const kind = choose(m, rng);
     m.cycle++;
     counts[kind] = (counts[kind] ?? 0) + 1;
+    const t0 = Date.now();
     await act(kind, w, m, rng);
+    if (process.env['SOAK_TRACE'] === '1') progress(`cycle ${m.cycle} ${kind} done`);
+    const t1 = Date.now();
     // Adoption and reconnection are where things go wrong: check right after them too.
     if (m.cycle % BATCH === 0 || kind === 'kill-agent' || kind === 'restart-nats') await checkAll(w, m, reported);
+    // A slow step is worth seeing: it is where an agent under stress struggles.
+    if (Date.now() - t0 > 10_000) progress(`cycle ${m.cycle} ${kind}: ${t1 - t0} ms, check ${Date.now() - t1} ms`);
     if (m.cycle % BATCH === 0) progress(batchLine(m, counts, started));
   }
   progress('time is up: stopping every instance and the agent');

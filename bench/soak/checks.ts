@@ -66,7 +66,7 @@ export function exitsCounted(w: World, m: Model, reported: Set<string>, final: b
       m.discrepancy(`droplet.exited CRASHED for ${id}, an instance the soak never saw start`);
     } else if (t !== undefined && n > t.expectedExits && !reported.has(id)) {
       reported.add(id);
-      m.discrepancy(`${id} (${t.app}): ${n} droplet.exited CRASHED, expected ${t.expectedExits}`);
+      m.discrepancy(`${id} (${t.app}): ${n} droplet.exited CRASHED, expected ${t.expectedExits}: ${describeExits(w, id)}`);
     }
   }
   if (!final) return;
@@ -76,6 +76,14 @@ export function exitsCounted(w: World, m: Model, reported: Set<string>, final: b
       m.discrepancy(`${t.instance} (${t.app}): crashed by the soak but no droplet.exited CRASHED`);
     }
   }
+}
+
+/** The exits of one instance, for a report: when and with what description. */
+function describeExits(w: World, id: string): string {
+  return w.exits
+    .filter((msg) => msg.data.instance === id)
+    .map((msg) => `${new Date(msg.receivedAt).toISOString().slice(11, 23)} ${String(msg.data.exit_status)} "${String(msg.data.exit_description)}"`)
+    .join('; ');
 }
 
 /** The periodic check: processes, routes, reservations, crash reports so far. */

@@ -38,7 +38,7 @@ export interface World {
   /** Starts a new agent on the same base_dir (adoption) and makes it the current one. */
   restartAgent(): Promise<AgentHandle>;
   /** Waits until the current agent answers on the bus: both ends are connected. */
-  settle(): Promise<void>;
+  settle(timeoutMs?: number): Promise<void>;
 }
 
 export async function makeWorld(backend: BackendKind, seed: number, cleanup: Cleanup): Promise<World> {
@@ -86,7 +86,7 @@ export async function makeWorld(backend: BackendKind, seed: number, cleanup: Cle
       world.agent = await launch();
       return world.agent;
     },
-    settle: () => roundTrip(bus, world.agent.id, 30_000),
+    settle: (timeoutMs = 30_000) => roundTrip(bus, world.agent.id, timeoutMs),
   };
   // Whichever agent is current when the soak ends is stopped first: it stops its instances.
   cleanup.defer('stop the agent', () => world.agent.dispose());
