@@ -146,6 +146,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   await bus.flush().catch(() => undefined);
   notify.ready(() => `serving ${agent.registry.inStates(LIVE).length} instances`);
   signals.onLeavePlacement(() => agent.leavePlacement());
+  signals.onEvacuate(() => void agent.evacuate());
   await untilStopped(agent, signals, logger);
   monitor.stop();
   await backend.close?.();
@@ -252,9 +253,12 @@ async function chooseBackend(
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
 }
 
-/** After the first TERM/INT/QUIT: one graceful shutdown, with a hard deadline. */
+/**
+ * After the first TERM/INT/QUIT, or once a USR2 evacuation is over (it has its own
+ * bail-out time): one graceful shutdown, with a hard deadline.
+ */
 async function untilStopped(agent: Agent, signals: ProcessSignals, logger: Logger): Promise<void> {
-  await whenAborted(signals.stopping);
+  await Promise.race([whenAborted(signals.stopping), agent.evacuated]);
   let deadline: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => {
     deadline = setTimeout(() => {

@@ -24,6 +24,8 @@ export interface AgentContext {
   readonly reporter: Reporter;
   readonly onTransition: (t: Transition) => void;
   shuttingDown(): boolean;
+  /** USR2 was received and the evacuation is not over (protocol §11.2). */
+  evacuating(): boolean;
   /** The status server's discovery document, once it listens. */
   component(): ComponentInfo | null;
 }

@@ -13,7 +13,12 @@ import type { AgentContext } from './context.js';
 export function handleStart(ctx: AgentContext, msg: BusMessage): void {
   const spec = P.parseStart(msg.data);
   if (ctx.shuttingDown()) {
-    ctx.logger.warn({ event: 'dea.start.refused', app_id: spec.applicationId }, 'shutting down: start ignored');
+    ctx.logger.warn({ event: 'dea.start.refused', app_id: spec.applicationId, why: 'shutting_down' }, 'shutting down: start ignored');
+    return;
+  }
+  if (ctx.evacuating()) {
+    // The controller was told (dea.shutdown) and will place it elsewhere; nothing is reserved.
+    ctx.logger.warn({ event: 'dea.start.refused', app_id: spec.applicationId, why: 'evacuating' }, 'evacuating: start ignored');
     return;
   }
   const id = ctx.ids.hex32();

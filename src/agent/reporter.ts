@@ -18,6 +18,7 @@ export interface ReporterContext {
 export class Reporter {
   private advertising = true;
   private advertisePending = false;
+  private heartbeatPending = false;
 
   constructor(
     private readonly bus: Bus,
@@ -64,6 +65,16 @@ export class Reporter {
 
   heartbeat(): void {
     this.bus.publish(P.DEA_HEARTBEAT, P.heartbeat(this.ctx.id, this.registry.all()));
+  }
+
+  /** Several instances changed together (an evacuation): one heartbeat for all of them. */
+  heartbeatSoon(): void {
+    if (this.heartbeatPending) return;
+    this.heartbeatPending = true;
+    this.clock.after(0, () => {
+      this.heartbeatPending = false;
+      this.heartbeat();
+    });
   }
 
   exited(inst: InstanceView, reason: P.ExitReason): void {

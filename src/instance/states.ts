@@ -50,3 +50,8 @@ export const ROUTABLE: ReadonlySet<InstanceState> = new Set(['RUNNING', 'EVACUAT
 export const LIVE: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'STOPPING', 'EVACUATING', 'RESUMING']);
 /** States in which the app's process ending (or being killed for a quota) is a crash. */
 export const APP_OWNED: ReadonlySet<InstanceState> = new Set(['STARTING', 'RUNNING', 'EVACUATING']);
+/**
+ * States an evacuation waits on (protocol §11.2): while an instance is in one, it may
+ * still serve and has not been moved elsewhere. STOPPING ones are on their way out.
+ */
+export const EVACUATION_WAITS_ON: ReadonlySet<InstanceState> = new Set(['BORN', 'STARTING', 'RUNNING', 'EVACUATING', 'RESUMING']);

@@ -109,6 +109,30 @@ export class InstanceLifecycle {
     return run.stopping;
   }
 
+  /**
+   * USR2 (protocol §11.2): a RUNNING instance is marked EVACUATING and keeps serving, its
+   * route kept, until a controller stops it or the agent bails out.
+   */
+  evacuate(inst: Instance): void {
+    if (inst.state === 'RUNNING') inst.transition('EVACUATING', this.deps.clock.now());
+  }
+
+  /**
+   * A stop that has not finished a minute on (dea_ng's STOPPING reaper): tried again, at
+   * once with KILL, the grace having long passed. STOPPING → STOPPING restamps the state,
+   * so the next retry is a minute later; whichever attempt ends first stops the instance.
+   */
+  restop(inst: Instance): Promise<void> {
+    const run = this.runs.get(inst);
+    if (inst.state !== 'STOPPING' || !run?.stopping) return Promise.resolve();
+    inst.transition('STOPPING', this.deps.clock.now());
+    const again = this.stopProcess(inst, run, 0);
+    const either = Promise.any([run.stopping, again]);
+    either.catch(() => undefined); // those who wait on the stop see its failure; nobody else must
+    run.stopping = either;
+    return again;
+  }
+
   private async runStart(inst: Instance, run: Run): Promise<void> {
     const log = this.deps.logger.child({ instance_id: inst.instanceId, app_id: inst.spec.applicationId });
     checkStack(this.deps, inst);
@@ -179,13 +203,19 @@ export class InstanceLifecycle {
     await this.cleanup(inst, false);
   }
 
-  private async runStop(inst: Instance, run: Run): Promise<void> {
+  private runStop(inst: Instance, run: Run): Promise<void> {
     run.abort.abort(new Error('stopping'));
+    return this.stopProcess(inst, run, this.deps.config.instance.stopGraceSecs * 1000);
+  }
+
+  private async stopProcess(inst: Instance, run: Run, graceMs: number): Promise<void> {
     await run.started;
     if (run.proc) {
-      await run.proc.stop(this.deps.config.instance.stopGraceSecs * 1000);
+      await run.proc.stop(graceMs);
       await run.proc.destroy();
     }
+    // A retried stop: the other attempt may have finished it already.
+    if (inst.state !== 'STOPPING') return;
     inst.transition('STOPPED', this.deps.clock.now());
     await this.cleanup(inst, true);
   }

@@ -12,6 +12,11 @@ export interface ProcessSignals {
   readonly stopping: AbortSignal;
   /** USR1 (leave placement) calls this; before the agent is up there is nothing to leave. */
   onLeavePlacement(fn: () => void): void;
+  /**
+   * USR2 (evacuate) calls this. One received before the agent is up is kept and acted on
+   * as soon as `fn` is given: a drain asked for must not be lost while NATS is unreachable.
+   */
+  onEvacuate(fn: () => void): void;
   /** Removes the listeners (tests; the process normally just exits). */
   dispose(): void;
 }
@@ -19,6 +24,8 @@ export interface ProcessSignals {
 export function watchProcessSignals(logger: Logger): ProcessSignals {
   const controller = new AbortController();
   let leave: (() => void) | undefined;
+  let evacuate: (() => void) | undefined;
+  let evacuationAsked = false;
   const onStop = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       logger.info({ event: 'agent.signal.ignored', signal }, `received ${signal} again: already shutting down`);
@@ -31,16 +38,27 @@ export function watchProcessSignals(logger: Logger): ProcessSignals {
     if (leave) leave();
     else logger.info({ event: 'agent.signal.ignored', signal: 'SIGUSR1' }, 'received SIGUSR1 before the agent was up: ignored');
   };
+  const onUsr2 = () => {
+    logger.info({ event: 'agent.signal', signal: 'SIGUSR2' }, 'received SIGUSR2');
+    if (evacuate) evacuate();
+    else evacuationAsked = true;
+  };
   for (const sig of STOP_SIGNALS) process.on(sig, onStop);
   process.on('SIGUSR1', onUsr1);
+  process.on('SIGUSR2', onUsr2);
   return {
     stopping: controller.signal,
     onLeavePlacement: (fn) => {
       leave = fn;
     },
+    onEvacuate: (fn) => {
+      evacuate = fn;
+      if (evacuationAsked) fn();
+    },
     dispose: () => {
       for (const sig of STOP_SIGNALS) process.off(sig, onStop);
       process.off('SIGUSR1', onUsr1);
+      process.off('SIGUSR2', onUsr2);
     },
   };
 }
