@@ -40,7 +40,11 @@ function leftoverDirs(w: World, m: Model): string[] {
   out.push(...entries(path.join(w.baseDir, 'crashes')).filter((e) => !crashed.has(e)).map((e) => `crashes/${e}`));
   out.push(...entries(path.join(w.baseDir, 'db', 'uids')).map((e) => `db/uids/${e}`));
   out.push(...entries(path.join(w.baseDir, 'db', 'supervise')).map((e) => `db/supervise/${e}`));
-  return out;
+  // Which instance a leftover was, in the model's eyes, says where to look.
+  return out.map((e) => {
+    const t = m.instances.get(path.basename(e));
+    return t === undefined ? `${e} (not in the model)` : `${e} (${t.app}, ${t.state})`;
+  });
 }
 
 export function census(w: World, m: Model): Leaks {
