@@ -30,7 +30,11 @@ export async function adoptSnapshot(ctx: AgentContext, entries: readonly Snapsho
     explained.add(e.localId);
     if (e.state === 'STOPPED' || ctx.registry.get(e.instanceId)) continue;
     if (e.state === 'CRASHED') {
-      ctx.registry.add(InstanceClass.restore(e, 'CRASHED', [ctx.onTransition]));
+      const record = InstanceClass.restore(e, 'CRASHED', [ctx.onTransition]);
+      ctx.registry.add(record);
+      // A crash whose clean-up an agent killed mid-way did not finish (its process handle
+      // is still in the snapshot): finish it, without reporting the crash again.
+      if (e.handle !== null) adoptions.push(ctx.lifecycle.finishCrash(record, e.handle));
       records++;
       continue;
     }

@@ -49,6 +49,9 @@ export function transitionEffects(deps: WiringDeps): (t: Transition) => void {
         deps.router.unregister(inst);
         break;
       case 'CRASHED':
+        // On disk before the exit goes out: a kill -9 right after must not leave a snapshot
+        // that says RUNNING, or the next agent reports the same crash again.
+        deps.persistNow?.();
         // RESUMING: an adopted instance found dead; the agent before us had registered it.
         if (from === 'RUNNING' || from === 'EVACUATING' || from === 'RESUMING') deps.router.unregister(inst);
         deps.reporter.exited(inst, 'CRASHED');

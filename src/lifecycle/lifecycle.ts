@@ -66,6 +66,20 @@ export class InstanceLifecycle {
     inst.transition('RUNNING', this.deps.clock.now());
   }
 
+  /**
+   * A crash record an earlier agent left with its clean-up unfinished: what is left of
+   * the process goes, and its directory is retired as a crash's is. Nothing is reported.
+   */
+  async finishCrash(inst: Instance, handle: BackendHandle): Promise<void> {
+    const proc = await this.deps.backend.recover(handle);
+    if (proc !== null) {
+      await proc.stop(0);
+      await proc.destroy();
+    }
+    if (inst.hostPort !== null) this.deps.ports.release(inst.hostPort);
+    await this.deps.dirs.retire(inst.localId).catch(() => undefined);
+  }
+
   /** Born without resources: straight to CRASHED with dea_ng's message. */
   refuse(inst: Instance, description: string): void {
     inst.recordExit(-1, description);
