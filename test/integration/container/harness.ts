@@ -126,28 +126,41 @@ export async function sweepCgroupRoot(name: string): Promise<void> {
   for (const h of [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])]) await sweep(join(h, name));
 }
 
-/** Kills what a failed test left in our groups (only processes in them), then removes them. */
+/**
+ * Kills what a failed test left in our groups (only processes in them), then removes
+ * them. An agent may be removing the same groups meanwhile: one already gone is fine.
+ */
 async function sweep(root: string): Promise<void> {
   if (!existsSync(root)) return;
   for (const name of subdirs(root)) {
     const dir = join(root, name);
-    // A frozen process takes no SIGKILL until thawed (v1 freezer).
-    if (existsSync(join(dir, 'freezer.state'))) writeFileSync(join(dir, 'freezer.state'), 'THAWED');
-    for (let i = 0; i < 100; i++) {
-      const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
+    try {
+      // A frozen process takes no SIGKILL until thawed (v1 freezer).
+      if (existsSync(join(dir, 'freezer.state'))) writeFileSync(join(dir, 'freezer.state'), 'THAWED');
+      for (let i = 0; i < 100; i++) {
+        const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        if (pids.length === 0) break;
+        for (const pid of pids) killQuietly(pid);
+        await new Promise((r) => setTimeout(r, 20));
       }
-      await new Promise((r) => setTimeout(r, 20));
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    rmdirSync(dir);
   }
-  rmdirSync(root);
+  try {
+    rmdirSync(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
 }
 
 /** Retries an assertion until it passes, or rethrows its last failure after `timeoutMs`. */
