@@ -5,26 +5,14 @@
  */
 import { z } from 'zod';
 import type { BackendHandle } from '../backends/types.js';
-import { INSTANCE_STATES, type InstanceState, type StartSpec } from '../instance/types.js';
+import type { RestoredFields } from '../instance/instance.js';
+import { INSTANCE_STATES, type InstanceState } from '../instance/types.js';
 
 export const SNAPSHOT_VERSION = 1;
 
-/** One instance, as the snapshot keeps it. */
-export interface SnapshotEntry {
-  readonly instanceId: string;
-  readonly localId: string;
-  readonly privateInstanceId: string;
-  readonly spec: StartSpec;
+/** One instance, as the snapshot keeps it: what restores it, and how to find its process. */
+export interface SnapshotEntry extends RestoredFields {
   readonly state: InstanceState;
-  readonly stateTimestamp: number;
-  readonly startingTimestamp: number | null;
-  readonly uris: readonly string[];
-  readonly version: string | null;
-  readonly hostPort: number | null;
-  readonly dropletSha1: string | null;
-  readonly exitStatus: number;
-  readonly exitDescription: string;
-  readonly crashTimestamp: number | null;
   /** Which backend ran it, and what it needs to find the process again. */
   readonly backend: string | null;
   readonly handle: BackendHandle | null;
