@@ -7,7 +7,6 @@ import { FakeBackend } from '../../../src/backends/fake/index.js';
 import { MemoryBus } from '../../../src/bus/memory-bus.js';
 import { parseConfig } from '../../../src/config/index.js';
 import type { Instance } from '../../../src/instance/instance.js';
-import type { IdGenerator } from '../../../src/platform/ids.js';
 import { silentLogger } from '../../../src/platform/logger.js';
 import type {
   AdvertiseMessage,
@@ -19,34 +18,9 @@ import type {
 import { Layout } from '../../../src/staging/layout.js';
 import { UnpackedDirs } from '../../../src/staging/unpacked-dirs.js';
 import { VirtualClock } from '../../support/virtual-clock.js';
+import { APP, DEA_ID, START, counterIds, startMessage } from './memory-agent.js';
 
-const DEA_ID = '0-' + 'd'.repeat(32);
-const APP = 'app-web';
 const OTHER = 'app-worker';
-const START = `dea.${DEA_ID}.start`;
-
-function counterIds(): IdGenerator {
-  let n = 0;
-  return { hex32: () => (++n).toString(16).padStart(32, '0') };
-}
-
-/** A start message as a cloud controller sends it. */
-function startMessage(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    droplet: APP,
-    version: 'v1',
-    name: 'web',
-    index: 0,
-    uris: ['web.example.com'],
-    limits: { mem: 256, disk: 512, fds: 1024 },
-    executableUri: 'file:///droplets/web.tgz',
-    sha1: null,
-    cc_partition: 'default',
-    env: [],
-    services: [],
-    ...over,
-  };
-}
 
 const roots: string[] = [];
 const agents: Agent[] = [];

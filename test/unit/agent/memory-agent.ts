@@ -17,7 +17,8 @@ export const DEA_ID = '0-' + 'd'.repeat(32);
 export const APP = 'app-web';
 export const START = `dea.${DEA_ID}.start`;
 
-function counterIds(): IdGenerator {
+/** Instance ids 000…1, 000…2, …: predictable in assertions. */
+export function counterIds(): IdGenerator {
   let n = 0;
   return { hex32: () => (++n).toString(16).padStart(32, '0') };
 }
