@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runCommand } from './run-command.js';
 
 /**
  * A kernel-enforced disk quota without quota support in the kernel (none here): a
@@ -30,7 +30,7 @@ export class LoopDisks {
 
   /** Unmounts the instance's filesystem (its loop device detaches) and deletes its image. */
   async unmount(localId: string, target: string): Promise<void> {
-    if ((await run('umount', [target])) !== 0) await run('umount', ['-l', target]);
+    if ((await runCommand('umount', [target])) !== 0) await runCommand('umount', ['-l', target]);
     await rm(this.image(localId), { force: true });
   }
 
@@ -71,14 +71,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function mustRun(cmd: string, args: string[]): Promise<void> {
-  const code = await run(cmd, args);
+  const code = await runCommand(cmd, args);
   if (code !== 0) throw new Error(`${cmd} failed (exit ${code})`);
 }
 
-function run(cmd: string, args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    child.once('error', () => resolve(-1));
-    child.once('exit', (code) => resolve(code ?? -1));
-  });
-}

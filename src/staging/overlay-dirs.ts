@@ -1,6 +1,5 @@
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import type { Logger } from '../platform/logger.js';
 import type { Layout } from './layout.js';
 import type { Unpack } from './spares.js';
@@ -8,6 +7,7 @@ import { makeOwnedDir, type CachedRef, type InstanceDirs } from './unpacked-dirs
 import { shareWithGroup } from './group-share.js';
 import type { LoopDisks } from './loop-disk.js';
 import type { CreateOptions } from './unpacked-dirs.js';
+import { runCommand } from './run-command.js';
 
 export interface OverlayDirsOptions {
   readonly layout: Layout;
@@ -65,7 +65,7 @@ export class OverlayDirs implements InstanceDirs {
     // On a loop disk it lives on another filesystem, where a rename cannot reach: copy it.
     const { upper } = this.rw(localId);
     const crash = this.opts.layout.crashDir(localId);
-    if (this.opts.loopDisks) await run('cp', ['-a', upper, crash]);
+    if (this.opts.loopDisks) await runCommand('cp', ['-a', upper, crash]);
     else await rename(upper, crash).catch(() => undefined);
     await this.opts.loopDisks?.unmount(localId, this.rwRoot(localId));
     await rm(this.rwRoot(localId), { recursive: true, force: true });
@@ -129,7 +129,7 @@ export class OverlayDirs implements InstanceDirs {
 
   private async unmount(localId: string): Promise<void> {
     const dir = this.opts.layout.instanceDir(localId);
-    if ((await run('umount', [dir])) !== 0) await run('umount', ['-l', dir]);
+    if ((await runCommand('umount', [dir])) !== 0) await runCommand('umount', ['-l', dir]);
     await rmdir(dir).catch(() => undefined);
   }
 
@@ -150,20 +150,8 @@ function safeForOptions(path: string): boolean {
 
 async function mountOverlay(lower: string, upper: string, work: string, dir: string): Promise<void> {
   for (const p of [lower, upper, work]) if (!safeForOptions(p)) throw new Error(`path unusable in overlay options: ${p}`);
-  const code = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, dir]);
+  const code = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, dir]);
   if (code !== 0) throw new Error(`mount of the overlay at ${dir} failed (exit ${code})`);
-}
-
-/**
- * Runs a system command and resolves with its exit code. Plain spawn, not execa: this is
- * on every start's path, and execa's extra work cost ~3 ms a call here.
- */
-function run(cmd: string, args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    child.once('error', () => resolve(-1));
-    child.once('exit', (code) => resolve(code ?? -1));
-  });
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -181,7 +169,7 @@ export async function overlaySupported(layout: Layout, logger: Logger): Promise<
   try {
     for (const d of [lower, upper, work, merged]) await mkdir(d);
     await mountOverlay(lower, upper, work, merged);
-    if ((await run('umount', [merged])) !== 0) throw new Error('umount failed');
+    if ((await runCommand('umount', [merged])) !== 0) throw new Error('umount failed');
     return true;
   } catch (err) {
     logger.info({ event: 'staging.overlay.unavailable', err: String(err).slice(0, 300) }, 'overlayfs unavailable: each instance gets its own unpacked copy');
