@@ -144,6 +144,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
   // READY=1 only once the server has our subscriptions (and adoption, above, is done).
   await bus.flush().catch(() => undefined);
+  logger.info({ event: 'agent.ready', id, instances: agent.registry.inStates(LIVE).length }, 'agent ready: the server has its subscriptions');
   notify.ready(() => `serving ${agent.registry.inStates(LIVE).length} instances`);
   signals.onLeavePlacement(() => agent.leavePlacement());
   signals.onEvacuate(() => void agent.evacuate());

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentHandle } from '../support/agent-process.js';
 import { agentSuite, type AgentSuite } from '../support/agent-suite.js';
 import type { RecordedMessage } from '../support/bus-client.js';
-import { untilSubscribed } from '../support/round-trip.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 
@@ -59,7 +58,6 @@ describe('USR2 evacuation', () => {
     const app = 'evac-web';
     const [beats, regs, unregs, byes, adverts] = ['dea.heartbeat', 'router.register', 'router.unregister', 'dea.shutdown', 'dea.advertise'].map((subject) => s.bus.record(subject));
     await Promise.all([beats, regs, unregs, byes, adverts].map((r) => r!.ready()));
-    await untilSubscribed(s.bus, agent.id); // a start sent earlier could be lost
     await s.startOn(agent, 'serves-http', app, { index: 0 });
     await s.startOn(agent, 'serves-http', app, { index: 1 });
     await beats!.waitFor(beatOf(agent, app, 'RUNNING', 2), 30_000);
@@ -113,7 +111,6 @@ describe('USR2 evacuation', () => {
     const app = 'bail-web';
     const [beats, regs, unregs] = ['dea.heartbeat', 'router.register', 'router.unregister'].map((subject) => s.bus.record(subject));
     await Promise.all([beats, regs, unregs].map((r) => r!.ready()));
-    await untilSubscribed(s.bus, agent.id); // a start sent earlier could be lost
     await s.startOn(agent, 'serves-http', app);
     await beats!.waitFor(beatOf(agent, app, 'RUNNING', 1), 30_000);
     const port = regs!.filter(ofApp(app))[0]!.data.port as number;
@@ -141,7 +138,6 @@ describe('USR2 evacuation', () => {
     const beats = s.bus.record('dea.heartbeat');
     const regs = s.bus.record('router.register');
     await Promise.all([beats.ready(), regs.ready()]);
-    await untilSubscribed(s.bus, agent.id); // a start sent earlier could be lost
     await s.startOn(agent, 'serves-http', app);
     await beats.waitFor(beatOf(agent, app, 'RUNNING', 1), 30_000);
     const port = regs.filter(ofApp(app))[0]!.data.port as number;

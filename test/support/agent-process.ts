@@ -35,7 +35,7 @@ export interface AgentLogLine {
 }
 
 export interface AgentHandle {
-  /** The agent id (`<index>-<hex>`), from its `agent.started` line. */
+  /** The agent id (`<index>-<hex>`), from its `agent.ready` line. */
   readonly id: string;
   readonly baseDir: string;
   readonly configPath: string;
@@ -170,8 +170,10 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   let started: AgentLogLine;
   try {
+    // `agent.ready`, not `agent.started`: only then has the server its subscriptions, so a
+    // start sent at once is not lost.
     started = await Promise.race([
-      waitForLog((l) => l.event === 'agent.started', 20_000),
+      waitForLog((l) => l.event === 'agent.ready', 20_000),
       exited.then((code) => {
         throw new Error(`agent exited with ${code} before starting: ${stderr.slice(-2000)}`);
       }),

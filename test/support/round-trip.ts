@@ -54,21 +54,3 @@ export async function requestAll<T = any>(
     replies.stop();
   }
 }
-
-/**
- * Waits until the agent `agentId` answers `dea.status`, asking again every second: its
- * subscriptions are in place then (they reach the server in order, `dea.status` last of
- * the ones it needs), so a message sent to it now is not lost. An agent just started may
- * not have subscribed yet, and a request it missed gets no answer at all.
- */
-export async function untilSubscribed(bus: TestBusClient, agentId: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await roundTrip(bus, agentId, 1_000);
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-  }
-}

@@ -12,7 +12,6 @@ import { detectCgroupHost } from '../../../src/backends/container/index.js';
 import type { AgentHandle } from '../../support/agent-process.js';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { sweepCgroupRoot, waitFor } from '../container/harness.js';
-import { untilSubscribed } from '../../support/round-trip.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 const CGROUP_ROOT = `dea-adopt-${randomBytes(4).toString('hex')}`;
@@ -45,8 +44,6 @@ describe.each(['process', 'container'])('after kill -9 of a %s-backend agent', (
 
   it('adopts the same running processes, re-registers their routes, and reports the one that died meanwhile', async () => {
     const first = await s.startAgent({ config });
-    // Its subscriptions are in place once it answers (a start sent sooner could be lost).
-    await untilSubscribed(s.bus, first.id);
     const reg = s.bus.record('router.register');
     await reg.ready();
     const apps = ['one', 'two', 'three'].map((a) => `adopt-${kind}-${a}`);
@@ -95,8 +92,6 @@ describe.each(['process', 'container'])('after kill -9 of a %s-backend agent', (
 
   it('ends an instance caught starting: CRASHED, its process gone', async () => {
     const first = await s.startAgent({ config });
-    // Its subscriptions are in place once it answers (a start sent sooner could be lost).
-    await untilSubscribed(s.bus, first.id);
     await s.startOn(first, 'never-listens', `adopt-${kind}-starting`, { health_check_timeout: 120 });
     const app = `adopt-${kind}-starting`;
     // Launched (its process exists and the snapshot knows it), still STARTING.
@@ -122,7 +117,6 @@ describe.each(['process', 'container'])('what no snapshot explains (%s backend)'
   it('is ended and removed at the next start: processes, supervisor records, directories, mounts', async () => {
     const config = { backend: { kind, container: { cgroup_root: CGROUP_ROOT } } };
     const first = await s.startAgent({ config });
-    await untilSubscribed(s.bus, first.id);
     const reg = s.bus.record('router.register');
     await reg.ready();
     const app = `adopt-${kind}-stray`;
@@ -161,7 +155,6 @@ describe('a reused pid', () => {
   it('is not taken for the instance whose supervisor had it: the instance is CRASHED, the stranger untouched', async () => {
     const config = { backend: { kind: 'process' } };
     const first = await s.startAgent({ config });
-    await untilSubscribed(s.bus, first.id);
     const reg = s.bus.record('router.register');
     await reg.ready();
     await s.startOn(first, 'serves-http', 'adopt-pid-reuse');

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroupHost } from '../../../src/backends/container/index.js';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { sweepCgroupRoot, waitFor } from './harness.js';
-import { untilSubscribed } from '../../support/round-trip.js';
 
 const CGROUP_ROOT = `dea-it-${randomBytes(4).toString('hex')}`;
 const ORPHAN_ROOT = `${CGROUP_ROOT}-orphan`;
@@ -148,7 +147,6 @@ describe('a container without its agent', () => {
     // A cgroup root of its own: the next agent sweeps what it finds under its root.
     const config = { backend: { kind: 'container', container: { cgroup_root: ORPHAN_ROOT } } };
     const agent = await s.startAgent({ config });
-    await untilSubscribed(s.bus, agent.id); // subscribed before the start is sent
     const reg = s.bus.record('router.register');
     await reg.ready();
     await s.startOn(agent, 'serves-http', 'ct-orphan');
@@ -187,7 +185,6 @@ describe('disk_limit: loop', () => {
     const agent = await s.startAgent({
       config: { backend: { kind: 'container', container: { cgroup_root: CGROUP_ROOT, disk_limit: 'loop' } }, monitor: { interval_ms: 250 } },
     });
-    await untilSubscribed(s.bus, agent.id); // subscribed before the start is sent
     const running = s.bus.record('dea.heartbeat');
     await running.ready();
     // A worker (no URIs: healthy at once) that writes 64 MB into a 32 MB quota.
