@@ -13,6 +13,11 @@ command -v ps >/dev/null 2>&1 || need_apt+=(procps)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The container backend's /proc view of an instance's own limits (tests start their own).
 command -v lxcfs >/dev/null 2>&1 || need_apt+=(lxcfs)
+# Container networks: namespaces, veths and tc (iproute2), egress and port-mapping rules
+# (nftables). deactl's `top` is tested through a real terminal (tmux).
+command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
