@@ -26,7 +26,7 @@ import { SparePool } from './staging/spares.js';
 import { stagedFiles } from './staging/staged-files.js';
 import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
 import { LoopDisks } from './staging/loop-disk.js';
-import { loadSnapshot, SnapshotStore } from './snapshot/index.js';
+import { loadSnapshot, parseUsageHistory, SnapshotStore } from './snapshot/index.js';
 import { unexplainedInstanceDirs } from './staging/orphans.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
@@ -102,6 +102,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const loopDisks = inContainers && config.backend.container.diskLimit === 'loop' ? new LoopDisks(join(layout.layers, '.disks')) : undefined;
   const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks }, logger);
   const snapshot = new SnapshotStore(layout.snapshotFile);
+  const usageHistory = new SnapshotStore(layout.usageHistoryFile);
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
@@ -112,8 +113,9 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
       for (const sha1 of await droplets.reap(keep)) await spares?.drop(sha1);
     },
     snapshot,
+    usageHistory,
   });
-  await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, nowMs: clock.now(), logger });
+  await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
   const monitor = new Monitor({
     clock, logger,
     intervalMs: config.monitor.intervalMs,
@@ -161,11 +163,13 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
  * lets the backend release what it left of instances no entry explains.
  */
 async function adoptEarlier(a: {
-  agent: Agent; backend: Backend; dirs: InstanceDirs; layout: Layout; store: SnapshotStore; nowMs: number; logger: Logger;
+  agent: Agent; backend: Backend; dirs: InstanceDirs; layout: Layout; store: SnapshotStore; usageHistory: SnapshotStore; nowMs: number; logger: Logger;
 }): Promise<void> {
   const { agent, backend, dirs, layout, logger } = a;
   const entries = loadSnapshot(a.store, a.nowMs, logger);
-  const adopted = await agent.adopt(entries);
+  const historyText = entries.length > 0 ? a.usageHistory.read() : null;
+  const history = historyText === null ? null : parseUsageHistory(historyText);
+  const adopted = await agent.adopt(entries, history ?? new Map());
   // Processes first (they may hold the directories), then the directories and mounts.
   await backend.sweep?.(adopted.explained);
   const strays = await unexplainedInstanceDirs([layout.instances, layout.layers], adopted.explained);

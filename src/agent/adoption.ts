@@ -1,6 +1,7 @@
 import type { Instance } from '../instance/instance.js';
 import { Instance as InstanceClass } from '../instance/instance.js';
 import type { SnapshotEntry } from '../snapshot/index.js';
+import type { UsageSample } from '../instance/types.js';
 import type { AgentContext } from './context.js';
 
 export interface Adopted {
@@ -18,9 +19,19 @@ export interface Adopted {
  * Brings back what the snapshot of an earlier agent describes (protocol §11.4): a crash
  * record as it was; every other instance through RESUMING, adopted by the lifecycle
  * (same process, or CRASHED with its real exit). Runs before the agent subscribes, so no
- * message can race it.
+ * message can race it. Each instance's monitor samples (`history`, by local id) come
+ * back with it, so its usage does not start from nothing.
  */
-export async function adoptSnapshot(ctx: AgentContext, entries: readonly SnapshotEntry[]): Promise<Adopted> {
+export async function adoptSnapshot(
+  ctx: AgentContext,
+  entries: readonly SnapshotEntry[],
+  history: ReadonlyMap<string, readonly UsageSample[]> = new Map(),
+): Promise<Adopted> {
+  const restore = (e: SnapshotEntry, state: 'CRASHED' | 'RESUMING'): Instance => {
+    const inst = InstanceClass.restore(e, state, [ctx.onTransition]);
+    for (const sample of history.get(e.localId) ?? []) inst.recordUsage(sample, ctx.config.monitor.maxUsageSamples);
+    return inst;
+  };
   const running: string[] = [];
   const crashed: string[] = [];
   let records = 0;
@@ -30,7 +41,7 @@ export async function adoptSnapshot(ctx: AgentContext, entries: readonly Snapsho
     explained.add(e.localId);
     if (e.state === 'STOPPED' || ctx.registry.get(e.instanceId)) continue;
     if (e.state === 'CRASHED') {
-      const record = InstanceClass.restore(e, 'CRASHED', [ctx.onTransition]);
+      const record = restore(e, 'CRASHED');
       ctx.registry.add(record);
       // A crash whose clean-up an agent killed mid-way did not finish (its process handle
       // is still in the snapshot): finish it, without reporting the crash again.
@@ -38,7 +49,7 @@ export async function adoptSnapshot(ctx: AgentContext, entries: readonly Snapsho
       records++;
       continue;
     }
-    const inst: Instance = InstanceClass.restore(e, 'RESUMING', [ctx.onTransition]);
+    const inst = restore(e, 'RESUMING');
     ctx.registry.add(inst);
     adoptions.push(
       ctx.lifecycle.adopt(inst, e.state, e.handle).then(() => {

@@ -21,7 +21,8 @@ import { transitionEffects } from './wiring.js';
 import { adoptSnapshot, type Adopted } from './adoption.js';
 import { Evacuation, type EvacuationEnd } from './evacuation.js';
 import { reapStuckStops, STOP_REAP_INTERVAL_MS } from './stop-reaper.js';
-import { entryOf, SnapshotWriter, type SnapshotEntry, type SnapshotSink } from '../snapshot/index.js';
+import { entryOf, SnapshotWriter, usageHistoryText, USAGE_HISTORY_EVERY_TICKS, type SnapshotEntry, type SnapshotSink } from '../snapshot/index.js';
+import type { UsageSample } from '../instance/types.js';
 
 export interface AgentDeps {
   readonly id: string;
@@ -40,6 +41,8 @@ export interface AgentDeps {
   readonly reapDroplets: (inUse: ReadonlySet<string>) => Promise<unknown>;
   /** Where the snapshot goes (db/instances.json); none in unit tests that need none. */
   readonly snapshot?: SnapshotSink;
+  /** Where the monitor's recent samples go (db/usage.json), every few ticks. */
+  readonly usageHistory?: SnapshotSink;
 }
 
 type FilePorts = 'stagedFiles' | 'appFiles';
@@ -112,8 +115,8 @@ export class Agent {
    * Adopts what an earlier agent's snapshot describes, before start(): running instances
    * come back RUNNING (routes registered, a heartbeat sent), ended ones CRASHED.
    */
-  async adopt(entries: readonly SnapshotEntry[]): Promise<Adopted> {
-    const adopted = await adoptSnapshot(this.ctx, entries);
+  async adopt(entries: readonly SnapshotEntry[], history: ReadonlyMap<string, readonly UsageSample[]> = new Map()): Promise<Adopted> {
+    const adopted = await adoptSnapshot(this.ctx, entries, history);
     this.snapshot?.writeNow();
     return adopted;
   }
@@ -140,6 +143,7 @@ export class Agent {
     this.every(STOP_REAP_INTERVAL_MS, () => reapStuckStops(this.registry, ctx.lifecycle, ctx.clock.now(), ctx.logger));
     this.every(DROPLET_REAP_MS, () => this.deps.reapDroplets(this.dropletsInUse()));
     this.every(ctx.config.monitor.intervalMs, () => this.rotateLogs());
+    this.every(ctx.config.monitor.intervalMs * USAGE_HISTORY_EVERY_TICKS, () => this.writeUsageHistory());
     ctx.router.registerAll(this.registry);
     ctx.reporter.hello();
     ctx.reporter.advertise();
@@ -195,6 +199,16 @@ export class Agent {
   private snapshotEntries(): SnapshotEntry[] {
     const kind = this.deps.lifecycle.backend.kind;
     return this.registry.all().map((i) => entryOf(i, kind, this.ctx.lifecycle.process(i)?.handle ?? null));
+  }
+
+  private writeUsageHistory(): void {
+    const sink = this.deps.usageHistory;
+    if (!sink) return;
+    try {
+      sink.write(usageHistoryText(this.registry.inStates(LIVE), this.ctx.clock.now()));
+    } catch (err) {
+      this.ctx.logger.warn({ event: 'usage_history.write.failed', err: String(err) }, 'usage history not written');
+    }
   }
 
   private rotateLogs(): void {

@@ -3,3 +3,4 @@ export { SnapshotStore } from './store.js';
 export { SnapshotWriter, type SnapshotSink } from './writer.js';
 export { entryOf } from './entries.js';
 export { loadSnapshot } from './load.js';
+export { parseUsageHistory, usageHistoryText, USAGE_HISTORY_EVERY_TICKS } from './usage-history.js';

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { dirname } from 'node:path';
 
 /**
- * The snapshot file on disk. A write is atomic and durable: a temp file, fsync, rename
+ * The snapshot file on disk (and the usage history beside it). A write is atomic and durable: a temp file, fsync, rename
  * over the old one, fsync of the directory, so a crash at any moment leaves the old
  * snapshot or the new one, never half of either.
  */

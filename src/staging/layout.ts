@@ -50,6 +50,11 @@ export class Layout {
   get snapshotFile(): string {
     return join(this.db, 'instances.json');
   }
+
+  /** The monitor's recent samples per instance (snapshot/usage-history.ts). */
+  get usageHistoryFile(): string {
+    return join(this.db, 'usage.json');
+  }
 }
 
 function checked(id: string): string {
