@@ -43,6 +43,8 @@ import { capacityOf, reservations } from './instance/resources.js';
 const LIBEXEC = join(dirname(fileURLToPath(import.meta.url)), '..', 'libexec');
 /** However stuck an instance, the agent exits (dea_ng#178). */
 const SHUTDOWN_DEADLINE_MS = 60_000;
+/** Past the shutdown deadline: time to flush logs and close before the process is ended. */
+const HARD_EXIT_MARGIN_MS = 15_000;
 /** No instance's disk figure is older than this (issue 3). */
 const DISK_MAX_AGE_MS = 30_000;
 
@@ -54,6 +56,9 @@ export async function runAgent(configPath: string): Promise<number> {
   // systemd (config/dea.service): a no-op unless it started us with NOTIFY_SOCKET.
   const notify = openSdNotify({ libexecDir: LIBEXEC, logger });
   signals.stopping.addEventListener('abort', () => notify.stopping('shutting down: stopping instances'), { once: true });
+  // Whatever the agent is doing when asked to stop (adopting, connecting, stopping a stuck
+  // instance), the process ends: the shutdown's own deadline, then this one (dea_ng#178).
+  signals.stopping.addEventListener('abort', () => setTimeout(() => hardExit(logger), SHUTDOWN_DEADLINE_MS + HARD_EXIT_MARGIN_MS).unref(), { once: true });
   try {
     return await run(config, logger, signals, notify);
   } catch (err) {
@@ -63,6 +68,11 @@ export async function runAgent(configPath: string): Promise<number> {
   } finally {
     await notify.close();
   }
+}
+
+function hardExit(logger: Logger): void {
+  logger.fatal({ event: 'agent.exit.forced' }, 'still running long after being asked to stop: exiting now');
+  void flushLogger(logger).finally(() => process.exit(1));
 }
 
 /** `dea --check-config FILE`: every problem on stdout; 0 when valid, else 1. */
@@ -116,6 +126,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     usageHistory,
   });
   await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
+  if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger);
   const monitor = new Monitor({
     clock, logger,
     intervalMs: config.monitor.intervalMs,
@@ -180,6 +191,15 @@ async function adoptEarlier(a: {
     { event: 'agent.adopted', running: adopted.running.length, crashed: adopted.crashed.length, records: adopted.records },
     `adopted ${adopted.running.length} running instances; ${adopted.crashed.length} had ended`,
   );
+}
+
+/** TERM while adopting: never subscribe; stop what was adopted, as a shutdown does, and exit. */
+async function stopBeforeServing(agent: Agent, backend: Backend, bus: { close(): Promise<void> }, signals: ProcessSignals, logger: Logger): Promise<number> {
+  logger.info({ event: 'agent.stopped_before_serving' }, 'asked to stop while adopting: not serving');
+  await untilStopped(agent, signals, logger);
+  await backend.close?.();
+  await bus.close().catch(() => undefined);
+  return await exited(logger);
 }
 
 async function exited(logger: Logger): Promise<number> {

@@ -67,6 +67,12 @@ export interface AgentOptions {
   compiled?: boolean;
   /** Extra environment for the agent (e.g. NOTIFY_SOCKET, as systemd sets it). */
   env?: Record<string, string>;
+  /**
+   * The log line after which startAgent returns (default `agent.ready`); an earlier one
+   * lets a test act on an agent still starting. The handle's id is then '' unless the
+   * line carries it.
+   */
+  startedWhen?: (l: AgentLogLine) => boolean;
 }
 
 /**
@@ -173,7 +179,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     // `agent.ready`, not `agent.started`: only then has the server its subscriptions, so a
     // start sent at once is not lost.
     started = await Promise.race([
-      waitForLog((l) => l.event === 'agent.ready', 20_000),
+      waitForLog(opts.startedWhen ?? ((l) => l.event === 'agent.ready'), 20_000),
       exited.then((code) => {
         throw new Error(`agent exited with ${code} before starting: ${stderr.slice(-2000)}`);
       }),
@@ -186,7 +192,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     throw err;
   }
   return {
-    id: String(started.id),
+    id: typeof started.id === 'string' ? started.id : '',
     baseDir,
     configPath,
     child,
