@@ -210,11 +210,17 @@ class NatsBus implements Bus {
     this.confirmSoon();
   }
 
-  /** One PING for everything published in the same turn (a burst of registrations, say). */
+  /**
+   * One PING for everything published in the same turn (a burst of registrations, say),
+   * sent right behind them: a microtask, not the next loop turn, so the PING leaves in
+   * the same write as the messages. Later, the window in which a server that got a
+   * message dies before its PONG reaches us grows with whatever the loop does in between,
+   * and each message caught in it goes out twice (the soak saw crashes reported twice).
+   */
   private confirmSoon(): void {
     if (this.confirming) return;
     this.confirming = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.confirming = false;
       if (this.nc.isClosed() || this.disconnected) return;
       const upTo = this.seq;
