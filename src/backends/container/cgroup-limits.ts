@@ -5,7 +5,13 @@
  */
 
 export interface CgroupLimits {
+  /** The hard limit: the quota, or under elastic memory `max_factor` × the quota. */
   readonly memBytes: number;
+  /**
+   * Elastic memory only: the guarantee (the quota), kept from reclaim under pressure. The
+   * instance may borrow up to `memBytes` while the pool has room (SPEC §5.2).
+   */
+  readonly memSoftBytes?: number;
   /** CPU shares derived from memory (memory / ratio, clamped by the agent's config). */
   readonly cpuShares: number;
   readonly pidsMax: number;
@@ -35,7 +41,12 @@ export function v1Writes(controller: V1Controller, limits: CgroupLimits, hasMems
     case 'memory': {
       // limit ≤ memsw must hold at every moment: from unlimited, lower the limit first.
       const mem = String(limits.memBytes);
-      return hasMemsw ? [['memory.limit_in_bytes', mem], ['memory.memsw.limit_in_bytes', mem]] : [['memory.limit_in_bytes', mem]];
+      const hard: CgroupWrite[] = hasMemsw ? [['memory.limit_in_bytes', mem], ['memory.memsw.limit_in_bytes', mem]] : [['memory.limit_in_bytes', mem]];
+      if (limits.memSoftBytes === undefined) return hard;
+      // A new group inherits its parent's oom_kill_disable, and the elastic pool has it
+      // set (the agent, not the kernel, picks whom to kill there): an instance at its own
+      // hard limit is OOM-killed as usual only if its group says so itself.
+      return [...hard, ['memory.soft_limit_in_bytes', String(limits.memSoftBytes)], ['memory.oom_control', '0']];
     }
     case 'cpu':
       return [['cpu.shares', String(clamp(limits.cpuShares, MIN_SHARES, MAX_SHARES))]];
@@ -59,6 +70,7 @@ export function v2Writes(limits: CgroupLimits, controllers: ReadonlySet<string>,
   const writes: CgroupWrite[] = [];
   if (controllers.has('memory')) {
     writes.push(['memory.max', String(limits.memBytes)]);
+    if (limits.memSoftBytes !== undefined) writes.push(['memory.low', String(limits.memSoftBytes)]);
     if (hasSwapMax) writes.push(['memory.swap.max', '0']);
   }
   if (controllers.has('cpu')) writes.push(['cpu.weight', String(sharesToWeight(limits.cpuShares))]);
