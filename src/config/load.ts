@@ -162,6 +162,8 @@ function toAgentConfig(c: RawConfig, host: HostFacts): AgentConfig {
       memoryOvercommitFactor: c.resources.memory_overcommit_factor,
       diskMb: c.resources.disk_mb,
       diskOvercommitFactor: c.resources.disk_overcommit_factor,
+      reservedMemoryMb: c.resources.reserved_memory_mb,
+      reservedCpuShares: c.resources.reserved_cpu_shares,
     },
     stacks: c.stacks.map((s) => ({ name: s.name, packagePath: s.package_path })),
     placementProperties: { zone: c.placement_properties.zone },
@@ -184,6 +186,7 @@ function toInstance(i: RawConfig['instance'], host: HostFacts): AgentConfig['ins
     stopGraceSecs: i.stop_grace_secs,
     user: i.user ?? (host.userExists('vcap') ? 'vcap' : 'nobody'),
     logMaxBytes: i.log_max_bytes,
+    elasticMaxFactor: i.elastic.max_factor,
   };
 }
 
@@ -191,7 +194,7 @@ function toBackend(b: RawConfig['backend']): AgentConfig['backend'] {
   const c = b.container;
   return {
     kind: b.kind,
-    container: { cgroupRoot: c.cgroup_root, lxcfsDir: c.lxcfs_dir, diskLimit: c.disk_limit },
+    container: { cgroupRoot: c.cgroup_root, lxcfsDir: c.lxcfs_dir, diskLimit: c.disk_limit, memoryPolicy: c.memory_policy },
   };
 }
 

@@ -116,6 +116,9 @@ const resources = section({
   memory_overcommit_factor: positiveNumber().default(1),
   disk_mb: positiveInt().default(16384),
   disk_overcommit_factor: positiveNumber().default(1),
+  // Kept for the agent and the node's own daemons (elastic resources, SPEC §5.2).
+  reserved_memory_mb: number('an integer >= 0', { int: true, min: 0 }).default(256),
+  reserved_cpu_shares: number('an integer 2..262144', { int: true, min: 2, max: 262_144 }).default(1024),
 });
 
 const stack = z.strictObject({ name: text(), package_path: absolutePath() }, expected('a mapping'));
@@ -146,6 +149,7 @@ const instance = section({
   stop_grace_secs: nonNegativeNumber().default(10),
   user: text('a user name').optional(),
   log_max_bytes: number('an integer >= 4096', { int: true, min: 4096 }).default(10 * 1024 * 1024),
+  elastic: section({ max_factor: number('a number >= 1', { min: 1 }).default(2) }),
 }).superRefine(
   (inst, ctx) => {
     // Runs even when other instance keys are wrong (see `when`), so either limit may be junk.
@@ -167,6 +171,7 @@ const container = section({
   cgroup_root: cgroupRoot().default('dea'),
   lxcfs_dir: absolutePath().default('/var/lib/lxcfs'),
   disk_limit: z.enum(['monitor', 'loop'], expected('one of monitor, loop')).default('monitor'),
+  memory_policy: z.enum(['hard', 'elastic'], expected('one of hard, elastic')).default('hard'),
 });
 
 const backend = section({

@@ -15,6 +15,8 @@ export interface ResourcesConfig {
   readonly memoryOvercommitFactor: number;
   readonly diskMb: number;
   readonly diskOvercommitFactor: number;
+  readonly reservedMemoryMb: number;
+  readonly reservedCpuShares: number;
 }
 
 export interface IntervalsConfig {
@@ -33,6 +35,8 @@ export interface InstanceConfig {
   /** Unprivileged user apps run as when the agent is root. */
   readonly user: string;
   readonly logMaxBytes: number;
+  /** Elastic memory: an instance may grow to this multiple of its quota. */
+  readonly elasticMaxFactor: number;
 }
 
 export interface StatusConfig {
@@ -49,6 +53,8 @@ export interface BackendConfig {
     readonly cgroupRoot: string;
     readonly lxcfsDir: string;
     readonly diskLimit: 'monitor' | 'loop';
+    /** `hard`: quota = hard limit (Warden); `elastic`: quota = guarantee (SPEC §5.2). */
+    readonly memoryPolicy: 'hard' | 'elastic';
   };
 }
 

@@ -16,7 +16,7 @@ export interface Reservations {
 }
 
 /** Capacity with overcommit (protocol §8.1). */
-export function capacityOf(cfg: ResourcesConfig): Capacity {
+export function capacityOf(cfg: Pick<ResourcesConfig, 'memoryMb' | 'memoryOvercommitFactor' | 'diskMb' | 'diskOvercommitFactor'>): Capacity {
   return {
     memoryMb: cfg.memoryMb * cfg.memoryOvercommitFactor,
     diskMb: cfg.diskMb * cfg.diskOvercommitFactor,

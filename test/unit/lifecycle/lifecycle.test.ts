@@ -25,6 +25,7 @@ const CONFIG: LifecycleConfig = {
     stopGraceSecs: 10,
     user: 'nobody',
     logMaxBytes: 10 * 1024 * 1024,
+    elasticMaxFactor: 2,
   },
 };
 
