@@ -11,7 +11,7 @@ import type { CgroupWrite } from './cgroup-limits.js';
 
 const MIB = 1024 * 1024;
 /** v2: the pool is throttled, and the agent reclaims, from this share of its limit on. */
-const V2_HIGH_FRACTION = 0.95;
+export const V2_HIGH_FRACTION = 0.95;
 
 export type MemoryPolicy = 'hard' | 'elastic';
 
