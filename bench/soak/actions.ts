@@ -114,6 +114,7 @@ export async function killAgent(w: World, m: Model, rng: Rng): Promise<void> {
  * A dea.status sent before either has reconnected is lost, so it is asked again every 2 s.
  */
 export async function restartNats(w: World, m: Model): Promise<void> {
+  m.natsRestarts.push(Date.now());
   await w.nats.restart();
   const answered = await until(() => w.settle(2_000).then(() => true, () => false), 120_000, 0);
   if (!answered) m.discrepancy('after a nats-server restart the agent did not answer dea.status within 2 min');

@@ -66,7 +66,8 @@ export function exitsCounted(w: World, m: Model, reported: Set<string>, final: b
       m.discrepancy(`droplet.exited CRASHED for ${id}, an instance the soak never saw start`);
     } else if (t !== undefined && n > t.expectedExits && !reported.has(id)) {
       reported.add(id);
-      m.discrepancy(`${id} (${t.app}): ${n} droplet.exited CRASHED, expected ${t.expectedExits}: ${describeExits(w, id)}`);
+      if (n === t.expectedExits + 1 && resentAcrossRestart(w, m, id)) m.resent.push(`${id} (${t.app}): ${describeExits(w, id)}`);
+      else m.discrepancy(`${id} (${t.app}): ${n} droplet.exited CRASHED, expected ${t.expectedExits}: ${describeExits(w, id)}`);
     }
   }
   if (!final) return;
@@ -76,6 +77,17 @@ export function exitsCounted(w: World, m: Model, reported: Set<string>, final: b
       m.discrepancy(`${t.instance} (${t.app}): crashed by the soak but no droplet.exited CRASHED`);
     }
   }
+}
+
+/**
+ * Two identical reports with a nats-server restart begun between them: the first server
+ * got the message but was stopped before it confirmed it, so the agent sent it again.
+ */
+function resentAcrossRestart(w: World, m: Model, id: string): boolean {
+  const [first, second] = w.exits.filter((msg) => msg.data.instance === id && msg.data.reason === 'CRASHED');
+  if (first === undefined || second === undefined) return false;
+  if (JSON.stringify(first.data) !== JSON.stringify(second.data)) return false;
+  return m.natsRestarts.some((at) => at >= first.receivedAt && at <= second.receivedAt);
 }
 
 /** The exits of one instance, for a report: when and with what description. */

@@ -26,6 +26,14 @@ export interface Discrepancy {
 export class Model {
   readonly instances = new Map<string, Tracked>();
   readonly discrepancies: Discrepancy[] = [];
+  /** When each nats-server restart began (ms since the epoch). */
+  readonly natsRestarts: number[] = [];
+  /**
+   * Crash reports that arrived twice because the nats-server they went to was stopped
+   * before it confirmed them: the bus sends such a message again (at least once, never
+   * lost). Counted apart from discrepancies, and printed.
+   */
+  readonly resent: string[] = [];
   cycle = 0;
   private apps = 0;
 

@@ -21,6 +21,8 @@ export function finalReport(args: SoakArgs, m: Model, counts: Record<string, num
   ];
   if (leaks === null) lines.push('leaks: not counted (the soak did not reach its end)');
   else for (const [kind, items] of Object.entries(leaks)) lines.push(`leaked ${kind}: ${items.length}${items.length > 0 ? `\n  ${items.join('\n  ')}` : ''}`);
+  lines.push(`crash reports sent twice across a nats-server restart (at least once, none lost): ${m.resent.length}`);
+  for (const r of m.resent) lines.push(`  ${r}`);
   lines.push(`discrepancies: ${m.discrepancies.length}`);
   for (const d of m.discrepancies) lines.push(`  [${d.at} cycle ${d.cycle}] ${d.what}`);
   return `${lines.join('\n')}\n`;
