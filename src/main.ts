@@ -30,6 +30,7 @@ import { loadSnapshot, parseUsageHistory, SnapshotStore } from './snapshot/index
 import { unexplainedInstanceDirs } from './staging/orphans.js';
 import { UnpackedDirs, type InstanceDirs } from './staging/unpacked-dirs.js';
 import { startStatusServer } from './status/server.js';
+import { createDirectory } from './directory/index.js';
 import { createMetrics } from './status/metrics.js';
 import { processCpuMeter } from './status/process-cpu.js';
 import type { StatusSource } from './status/source.js';
@@ -113,6 +114,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks }, logger);
   const snapshot = new SnapshotStore(layout.snapshotFile);
   const usageHistory = new SnapshotStore(layout.usageHistoryFile);
+  const directory = createDirectory({ now: () => clock.now(), layout, logger });
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
@@ -124,6 +126,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     },
     snapshot,
     usageHistory,
+    fileUri: (instanceId, path) => directory.fileUri(instanceId, path),
   });
   await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
   if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger);
@@ -149,8 +152,10 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
         uuid: id, index: config.index, host, credentials, stacks: config.stacks.map((s) => s.name), backend: backend.kind, startMs,
       }, clock.now(), cpu()),
     metrics: () => metrics.render(),
+    directory: directory.routes(agent.registry),
   });
   host = `${config.localIp}:${status.port}`;
+  directory.listening(config.localIp, status.port);
   agent.start();
   monitor.start();
   agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });

@@ -43,6 +43,8 @@ export interface AgentDeps {
   readonly snapshot?: SnapshotSink;
   /** Where the monitor's recent samples go (db/usage.json), every few ticks. */
   readonly usageHistory?: SnapshotSink;
+  /** Signs `file_uri_v2` for `dea.find.droplet` (protocol §11.5); none: replies carry null. */
+  readonly fileUri?: (instanceId: string, path: string | null) => string | null;
 }
 
 type FilePorts = 'stagedFiles' | 'appFiles';
@@ -108,6 +110,7 @@ export class Agent {
       shuttingDown: () => this.stopping !== null,
       evacuating: () => this.evacuation.active,
       component: () => this.componentInfo,
+      ...(deps.fileUri ? { fileUri: deps.fileUri } : {}),
     };
   }
 

@@ -26,6 +26,8 @@ export interface AgentContext {
   shuttingDown(): boolean;
   /** USR2 was received and the evacuation is not over (protocol §11.2). */
   evacuating(): boolean;
+  /** The signed directory-server URL of `path` in an instance (protocol §11.5); null if none. */
+  fileUri?(instanceId: string, path: string | null): string | null;
   /** The status server's discovery document, once it listens. */
   component(): ComponentInfo | null;
 }

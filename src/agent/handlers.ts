@@ -75,6 +75,8 @@ export function handleFind(ctx: AgentContext, msg: BusMessage): void {
       includeStats: req.includeStats,
       hasPath: req.hasPath,
       nowMs,
+      // Signed per reply: the URL names this instance (protocol §11.5).
+      fileUri: req.hasPath ? (ctx.fileUri?.(inst.instanceId, req.path) ?? null) : null,
     });
     ctx.bus.publish(msg.reply, reply);
   }

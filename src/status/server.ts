@@ -2,10 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { StatusConfig } from '../config/types.js';
 import { basicAuthOk } from './auth.js';
 
+/** Routes that carry their own authorisation: the directory server's signed URLs (protocol §11.5). */
+export interface SignedRoutes {
+  handles(pathname: string): boolean;
+  serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Ends responses that would otherwise keep the server open (log tails). */
+  close(): void;
+}
+
 /** Read-only views the status server renders; it never mutates anything. */
 export interface StatusView {
   varz(): unknown;
   metrics?(): Promise<{ contentType: string; body: string }>;
+  directory?: SignedRoutes;
 }
 
 export interface StatusServer {
@@ -22,16 +31,22 @@ export async function startStatusServer(cfg: StatusConfig, view: StatusView): Pr
     });
   });
   const port = await listen(server, cfg.host, cfg.port);
-  return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  const close = () => {
+    view.directory?.close();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { port, close };
 }
 
 async function route(cfg: StatusConfig, view: StatusView, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  // The signature in the URL is the credential there; Basic auth guards everything else.
+  if (view.directory?.handles(path)) return view.directory.serve(req, res);
   if (!basicAuthOk(req.headers.authorization, cfg.user, cfg.password)) {
     res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="dea"', 'Content-Type': 'text/plain' });
     res.end('Unauthorized\n');
     return;
   }
-  const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && path === '/healthz') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end('ok\n');

@@ -1,0 +1,121 @@
+/**
+ * `?tail` (protocol §11.5): streams what is appended to a file, from its end (or from
+ * `tail_offset`), until the client goes away, the server closes, or the instance stops
+ * being served. The agent rotates logs by copying them aside and truncating in place,
+ * and the app may write again before the next poll, so a truncation is noticed two ways:
+ * the file is shorter than what was sent, or the last bytes sent are no longer where they
+ * were. Either way the file is read again from its start. A file replaced under the same
+ * name is reopened (through the same checks) and read from its start.
+ */
+import type { ServerResponse } from 'node:http';
+import { lstat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+
+/** dea_ng's Go server flushed tails every 50 ms. */
+export const TAIL_POLL_MS = 50;
+const CHUNK = 64 * 1024;
+/** How many of the last bytes sent are checked, each poll, to be still in place. */
+const MARK = 64;
+
+export interface TailTarget {
+  readonly handle: FileHandle;
+  readonly stat: Stats;
+  readonly path: string;
+}
+
+export interface TailOptions {
+  /** Where to start, in bytes from the start of the file; null: at its current end. */
+  readonly offset: number | null;
+  readonly signal: AbortSignal;
+  /** Checked every poll: false ends the stream (the instance stopped, say). */
+  readonly stillServed: () => boolean;
+  /** Opens `path` again with every check, after it was replaced; null if it cannot be. */
+  readonly reopen: () => Promise<TailTarget | null>;
+  readonly pollMs?: number;
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Resolves when `res` can take more, or the signal ends the wait. */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Another file now has this name (inode or device changed): it is the one to follow. */
+async function replaced(current: Stats, path: string): Promise<boolean> {
+  const now = await lstat(path).catch(() => null);
+  return now !== null && (now.ino !== current.ino || now.dev !== current.dev);
+}
+
+export async function tailFile(res: ServerResponse, first: TailTarget, opts: TailOptions): Promise<void> {
+  let target = first;
+  let pos = opts.offset === null ? first.stat.size : Math.min(opts.offset, first.stat.size);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  // The bytes just before `pos`: what was sent last (or, from an offset, what precedes it).
+  let mark = await readMark(first.handle, pos);
+  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.flushHeaders();
+  try {
+    while (!opts.signal.aborted) {
+      const st = await target.handle.stat();
+      if (st.size < pos || !(await markInPlace(target.handle, mark, pos))) pos = 0;
+      while (pos < st.size && !opts.signal.aborted) {
+        const { bytesRead } = await target.handle.read(buf, 0, Math.min(CHUNK, st.size - pos), pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        const chunk = Buffer.from(buf.subarray(0, bytesRead));
+        mark = Buffer.concat([mark, chunk]).subarray(-MARK);
+        if (!res.write(chunk)) await drained(res, opts.signal);
+      }
+      // Read what was written up to now before giving up on an instance that stopped.
+      if (!opts.stillServed()) break;
+      if (await replaced(st, target.path)) {
+        const next = await opts.reopen();
+        if (next !== null) {
+          await target.handle.close();
+          target = next;
+          pos = 0;
+          mark = Buffer.alloc(0);
+          continue;
+        }
+      }
+      await pause(opts.pollMs ?? TAIL_POLL_MS, opts.signal);
+    }
+  } finally {
+    await target.handle.close().catch(() => undefined);
+    res.end();
+  }
+}
+
+async function readMark(handle: FileHandle, pos: number): Promise<Buffer> {
+  const len = Math.min(MARK, pos);
+  const out = Buffer.alloc(len);
+  const { bytesRead } = await handle.read(out, 0, len, pos - len);
+  return out.subarray(0, bytesRead);
+}
+
+/** Whether the bytes before `pos` are still `mark`: if not, the file was truncated and rewritten. */
+async function markInPlace(handle: FileHandle, mark: Buffer, pos: number): Promise<boolean> {
+  if (mark.length === 0 || pos < mark.length) return true;
+  return (await readMark(handle, pos)).equals(mark);
+}
