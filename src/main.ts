@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from './agent/agent.js';
 import { ProcessBackend } from './backends/process/index.js';
-import { createContainerBackend } from './backends/container/index.js';
+import { ContainerBackend, createContainerBackend } from './backends/container/index.js';
+import type { Ports } from './lifecycle/ports.js';
 import type { Backend } from './backends/types.js';
 import { connectNatsBus } from './bus/nats-bus.js';
 import { checkConfigValid } from './cli/messages.js';
@@ -118,7 +119,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, dirs, backend, ports: new PortAllocator(), probe: tcpProbe, appUser, stagedFiles, appFiles,
+      droplets, dirs, backend, ports: hostPortsOf(backend) ?? new PortAllocator(), probe: tcpProbe, appUser, stagedFiles, appFiles,
     },
     reapDroplets: async (inUse) => {
       const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);
@@ -269,6 +270,7 @@ async function chooseBackend(
       lxcfsDir: c.lxcfsDir,
       defaultRootfs: config.stacks[0]?.packagePath ?? '/',
       appGroup: appUser?.gid ?? null,
+      network: c.network?.enabled ? { config: c.network, bandwidth: config.instance.bandwidth ?? null, localIp: config.localIp } : undefined,
       clock: systemClock,
       logger,
     });
@@ -280,7 +282,13 @@ async function chooseBackend(
     logger[level]({ event: 'backend.container.unavailable', why: choice.why }, `container backend unavailable (${choice.why}): using process`);
   }
   logger.info({ event: 'backend.chosen', kind: 'process', asked: config.backend.kind }, 'backend: process');
+  logger.info({ event: 'backend.network.shared' }, 'process backend: no network isolation (apps share the host network and listen on their host port)');
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
+}
+
+/** The network's port pool, when container instances have networks of their own. */
+function hostPortsOf(backend: Backend): Ports | null {
+  return backend instanceof ContainerBackend ? backend.hostPorts : null;
 }
 
 /**

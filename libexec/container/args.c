@@ -7,7 +7,7 @@
 #include "spec.h"
 
 enum { O_RUN = 1, O_ROOT, O_HOME, O_HOSTNAME, O_LXCFS, O_MODE, O_SCRIPT, O_CGROUP, O_MASK,
-       O_UID, O_GID, O_GROUP, O_NOFILE, O_FSIZE, O_STATUS_FD };
+       O_UID, O_GID, O_GROUP, O_NOFILE, O_FSIZE, O_STATUS_FD, O_NETNS, O_HOSTS, O_RESOLV };
 
 static const struct option options[] = {
   {"run", required_argument, 0, O_RUN},         {"root", required_argument, 0, O_ROOT},
@@ -17,7 +17,9 @@ static const struct option options[] = {
   {"mask", required_argument, 0, O_MASK},       {"uid", required_argument, 0, O_UID},
   {"gid", required_argument, 0, O_GID},         {"group", required_argument, 0, O_GROUP},
   {"nofile", required_argument, 0, O_NOFILE},   {"fsize-kb", required_argument, 0, O_FSIZE},
-  {"status-fd", required_argument, 0, O_STATUS_FD}, {0, 0, 0, 0},
+  {"status-fd", required_argument, 0, O_STATUS_FD}, {"netns", required_argument, 0, O_NETNS},
+  {"hosts", required_argument, 0, O_HOSTS},     {"resolv", required_argument, 0, O_RESOLV},
+  {0, 0, 0, 0},
 };
 
 static int number(const char *text, long *out) {
@@ -45,6 +47,9 @@ static int apply(struct spec *s, int opt, const char *arg) {
     case O_LXCFS: s->lxcfs = arg; return 0;
     case O_MODE: s->mode = arg; return 0;
     case O_SCRIPT: s->script = arg; return 0;
+    case O_NETNS: s->netns = arg; return 0;
+    case O_HOSTS: s->hosts = arg; return 0;
+    case O_RESOLV: s->resolv = arg; return 0;
     case O_CGROUP: return push(s->cgroups, &s->ncgroups, arg);
     case O_MASK: return push(s->masks, &s->nmasks, arg);
     case O_GROUP:

@@ -67,6 +67,23 @@ static void tell_agent(int fd, pid_t init, const char *error) {
   close(fd);
 }
 
+/*
+ * Joins the instance's named network namespace before the clone, so the init and the
+ * app are born in it: the app's first instruction already sees only its own network.
+ * The supervisor itself never uses the network.
+ */
+static int join_netns(const char *path, char *why, size_t len) {
+  if (path == NULL) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+    snprintf(why, len, "join network namespace %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 static int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -79,12 +96,16 @@ int main(int argc, char **argv) {
   /* The agent may be gone when we write to it; a dead pipe must not end us. */
   signal(SIGPIPE, SIG_IGN);
   if (s.status_fd >= 0) fcntl(s.status_fd, F_SETFD, FD_CLOEXEC);
+  char why[600];
+  if (join_netns(s.netns, why, sizeof why) < 0) {
+    tell_agent(s.status_fd, 0, why);
+    return 125;
+  }
   int errpipe[2];
   if (pipe2(errpipe, O_CLOEXEC) < 0) return 125;
   /* clone without a new stack behaves as fork, with the child born in new namespaces. */
   pid_t init = (pid_t)syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
   if (init < 0) {
-    char why[128];
     snprintf(why, sizeof why, "clone namespaces: %s", strerror(errno));
     tell_agent(s.status_fd, 0, why);
     return 125;

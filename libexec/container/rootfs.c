@@ -100,6 +100,16 @@ static int bind_lxcfs(const struct spec *s, const char *root, char *err, size_t 
   return 0;
 }
 
+/* A file of the agent's bound read-only over one of the rootfs's (only a regular file: never through a link). */
+static int bind_file(const char *src, const char *root, const char *rel, char *err, size_t errlen) {
+  char dst[4096];
+  struct stat st;
+  if (src == NULL) return 0;
+  PATHF(dst, "%s/%s", root, rel);
+  if (lstat(dst, &st) < 0 || !S_ISREG(st.st_mode)) return 0; /* the rootfs has none: nothing to show */
+  return bind_ro(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err, errlen);
+}
+
 static int apply_masks(const struct spec *s, const char *root, char *err, size_t errlen) {
   char path[4096];
   for (int i = 0; i < s->nmasks; i++) {
@@ -133,6 +143,8 @@ int setup_rootfs(const struct spec *s, char *err, size_t errlen) {
   if (make_dev(root, err, errlen) < 0 || make_home(s, root, err, errlen) < 0) return -1;
   if (s->lxcfs && bind_lxcfs(s, root, err, errlen) < 0) return -1;
   if (apply_masks(s, root, err, errlen) < 0) return -1;
+  if (bind_file(s->hosts, root, "etc/hosts", err, errlen) < 0) return -1;
+  if (bind_file(s->resolv, root, "etc/resolv.conf", err, errlen) < 0) return -1;
   if (sethostname(s->hostname, strlen(s->hostname)) < 0) FAIL("sethostname");
   return pivot(root, err, errlen);
 }

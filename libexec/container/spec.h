@@ -18,6 +18,9 @@ struct spec {
   const char *lxcfs;     /* LXCFS mount to bind /proc files from, or NULL */
   const char *mode;      /* v1: ./startup -p $PORT; v2: the start script with $DEA_START_COMMAND */
   const char *script;    /* v2 start script body (the agent's own, fixed text) */
+  const char *netns;     /* a named network namespace to join before the clone, or NULL */
+  const char *hosts;     /* a file bound read-only over /etc/hosts, or NULL */
+  const char *resolv;    /* a file bound read-only over /etc/resolv.conf, or NULL */
   const char *cgroups[MAX_LIST]; /* cgroup.procs files to join before anything else */
   int ncgroups;
   const char *masks[MAX_LIST];   /* paths in the new root hidden under an empty read-only tmpfs */

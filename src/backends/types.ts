@@ -1,4 +1,5 @@
 import type { ContainerUsage } from '../instance/types.js';
+import type { EgressRule } from '../network/egress.js';
 
 /**
  * The backend port: how an instance's process is created, signalled, stopped and
@@ -28,6 +29,12 @@ export interface LaunchSpec {
   readonly user: { readonly uid: number; readonly gid: number } | null;
   readonly stdoutPath: string;
   readonly stderrPath: string;
+  /** Net-in and egress, for a backend that gives instances a network of their own (`appPort`). */
+  readonly network?: {
+    /** The host port mapped to the app's port. */
+    readonly hostPort: number;
+    readonly egress: readonly EgressRule[];
+  };
 }
 
 export interface ExitInfo {
@@ -80,6 +87,11 @@ export interface Backend {
    * environment (HOME, TMPDIR) are built on it.
    */
   readonly instanceRoot: string | null;
+  /**
+   * The port the app listens on in a network of its own (the host port is mapped to it),
+   * or null when the app shares the host's network and listens on the host port itself.
+   */
+  readonly appPort?: number | null;
   launch(spec: LaunchSpec): Promise<InstanceProcess>;
   /** Re-attaches to an instance launched by an earlier agent; null if it is gone. */
   recover(handle: BackendHandle): Promise<InstanceProcess | null>;

@@ -13,13 +13,16 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { closestKey, keysAt } from './suggest.js';
-import type { AgentConfig, HostFacts } from './types.js';
+import type { AgentConfig, HostFacts, NetworkConfig } from './types.js';
+import { isInstanceLink, networkProblems } from '../network/config-checks.js';
 
 /** Validates an already-parsed YAML document. Throws ConfigError listing every problem. */
 export function parseConfig(raw: unknown, host: HostFacts): AgentConfig {
   // An empty file parses as null; validating `{}` then names the missing required keys.
   const result = configSchema.safeParse(raw ?? {}, { reportInput: true, error: fallbackMessage });
   if (!result.success) throw new ConfigError(result.error.issues.flatMap(describeIssue).map(scrubCredentials));
+  const hostProblems = hostNetworkProblems(result.data, host);
+  if (hostProblems.length > 0) throw new ConfigError(hostProblems);
   return deepFreeze(toAgentConfig(result.data, host));
 }
 
@@ -40,7 +43,31 @@ export const systemHostFacts: HostFacts = {
     return passwdUserNames().includes(name);
   },
   randomHex32: () => randomUUID().replaceAll('-', ''),
+  hostNetworks() {
+    return Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
+      isInstanceLink(name) ? [] : (addrs ?? []).filter((a) => a.family === 'IPv4' && a.cidr !== null).map((a) => a.cidr as string),
+    );
+  },
+  ephemeralPortRange() {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return [lo ?? 32768, hi ?? 60999] as const;
+  },
 };
+
+/** Network keys checked against the host, only where instances get networks (a process-only agent has none). */
+function hostNetworkProblems(c: RawConfig, host: HostFacts): string[] {
+  const n = c.backend.container.network;
+  if (c.backend.kind === 'process' || !n.enabled) return [];
+  return networkProblems(
+    {
+      pool: n.pool,
+      portPoolStart: n.port_pool_start,
+      portPoolSize: n.port_pool_size,
+      capacityMb: c.resources.memory_mb * c.resources.memory_overcommit_factor,
+    },
+    { hostNetworks: host.hostNetworks?.() ?? null, ephemeral: host.ephemeralPortRange?.() ?? null },
+  );
+}
 
 function passwdUserNames(): string[] {
   try {
@@ -187,6 +214,7 @@ function toInstance(i: RawConfig['instance'], host: HostFacts): AgentConfig['ins
     user: i.user ?? (host.userExists('vcap') ? 'vcap' : 'nobody'),
     logMaxBytes: i.log_max_bytes,
     elasticMaxFactor: i.elastic.max_factor,
+    bandwidth: i.bandwidth.rate === undefined ? null : { rate: i.bandwidth.rate, burst: i.bandwidth.burst ?? null },
   };
 }
 
@@ -194,7 +222,21 @@ function toBackend(b: RawConfig['backend']): AgentConfig['backend'] {
   const c = b.container;
   return {
     kind: b.kind,
-    container: { cgroupRoot: c.cgroup_root, lxcfsDir: c.lxcfs_dir, diskLimit: c.disk_limit, memoryPolicy: c.memory_policy },
+    container: { cgroupRoot: c.cgroup_root, lxcfsDir: c.lxcfs_dir, diskLimit: c.disk_limit, memoryPolicy: c.memory_policy, network: toNetwork(c.network) },
+  };
+}
+
+function toNetwork(n: RawConfig['backend']['container']['network']): NetworkConfig {
+  return {
+    enabled: n.enabled,
+    pool: n.pool,
+    portPoolStart: n.port_pool_start,
+    portPoolSize: n.port_pool_size,
+    appPort: n.app_port,
+    mtu: n.mtu,
+    allowHostAccess: n.allow_host_access,
+    allowNetworks: [...n.allow_networks],
+    denyNetworks: [...n.deny_networks],
   };
 }
 

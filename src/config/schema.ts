@@ -12,6 +12,7 @@
 import { posix } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { bandwidthSection, networkSection } from './network-schema.js';
 
 const expected = (what: string) => ({ error: `expected ${what}` });
 
@@ -150,6 +151,7 @@ const instance = section({
   user: text('a user name').optional(),
   log_max_bytes: number('an integer >= 4096', { int: true, min: 4096 }).default(10 * 1024 * 1024),
   elastic: section({ max_factor: number('a number >= 1', { min: 1 }).default(2) }),
+  bandwidth: bandwidthSection,
 }).superRefine(
   (inst, ctx) => {
     // Runs even when other instance keys are wrong (see `when`), so either limit may be junk.
@@ -172,6 +174,7 @@ const container = section({
   lxcfs_dir: absolutePath().default('/var/lib/lxcfs'),
   disk_limit: z.enum(['monitor', 'loop'], expected('one of monitor, loop')).default('monitor'),
   memory_policy: z.enum(['hard', 'elastic'], expected('one of hard, elastic')).default('hard'),
+  network: networkSection,
 });
 
 const backend = section({

@@ -37,6 +37,29 @@ export interface InstanceConfig {
   readonly logMaxBytes: number;
   /** Elastic memory: an instance may grow to this multiple of its quota. */
   readonly elasticMaxFactor: number;
+  /** `instance.bandwidth`: each container instance shaped both ways; null (or absent): unshaped. */
+  readonly bandwidth?: BandwidthConfig | null;
+}
+
+export interface BandwidthConfig {
+  /** bytes per second */
+  readonly rate: number;
+  /** bytes; the rate's 1/250 s (one timer tick) at least, when unset */
+  readonly burst: number | null;
+}
+
+/** `backend.container.network` (SPEC §5.1). */
+export interface NetworkConfig {
+  readonly enabled: boolean;
+  /** CIDR: a /30 per instance */
+  readonly pool: string;
+  readonly portPoolStart: number;
+  readonly portPoolSize: number;
+  readonly appPort: number;
+  readonly mtu: number;
+  readonly allowHostAccess: boolean;
+  readonly allowNetworks: readonly string[];
+  readonly denyNetworks: readonly string[];
 }
 
 export interface StatusConfig {
@@ -55,6 +78,8 @@ export interface BackendConfig {
     readonly diskLimit: 'monitor' | 'loop';
     /** `hard`: quota = hard limit (Warden); `elastic`: quota = guarantee (SPEC §5.2). */
     readonly memoryPolicy: 'hard' | 'elastic';
+    /** Absent where a config was built by hand (tests): no networks of their own. */
+    readonly network?: NetworkConfig;
   };
 }
 
@@ -84,4 +109,8 @@ export interface HostFacts {
   firstIpv4(): string;
   userExists(name: string): boolean;
   randomHex32(): string;
+  /** The host's IPv4 networks as CIDRs (instance links excluded); absent: not checked. */
+  hostNetworks?(): string[];
+  /** The kernel's ephemeral port range (ip_local_port_range); absent: not checked. */
+  ephemeralPortRange?(): readonly [number, number];
 }

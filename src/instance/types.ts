@@ -2,6 +2,8 @@
  * The data an instance is made of. Shared by the protocol module (which reads it to
  * build wire messages) and the instance module (which owns its state).
  */
+import type { EgressRules } from '../network/egress.js';
+
 export const INSTANCE_STATES = [
   'BORN',
   'STARTING',
@@ -49,6 +51,8 @@ export interface StartSpec {
   readonly environment: readonly (readonly [string, string])[];
   readonly services: readonly ServiceBinding[];
   readonly vcapApplication: Readonly<Record<string, unknown>>;
+  /** `egress_network_rules` (protocol §5.6): valid rules, or why one is not (the start then fails). */
+  readonly egress?: EgressRules;
 }
 
 /** A container instance's own cgroup figures (Warden's `info` stats). */
@@ -63,6 +67,9 @@ export interface ContainerUsage {
   readonly pids: number;
   /** processes the kernel's OOM killer killed in the group */
   readonly oomKills: number;
+  /** bytes the instance received / sent over its own network, when it has one */
+  readonly netRxBytes?: number;
+  readonly netTxBytes?: number;
 }
 
 /** One monitor sample. */

@@ -7,7 +7,10 @@ export interface EnvContext {
   readonly dir: string;
   /** Where the app lives inside it: `<dir>/app` for v2 droplets, `<dir>` for v1. */
   readonly home: string;
+  /** The host port (the router's and the health check's). */
   readonly port: number;
+  /** The port the app listens on: the host port itself, or app_port in a network of its own. */
+  readonly appPort?: number;
   readonly localIp: string;
   readonly startedAtMs: number;
 }
@@ -20,6 +23,7 @@ type Pairs = [string, string][];
  */
 export function buildEnvironment(ctx: EnvContext): Pairs {
   const { instance: inst, port, localIp } = ctx;
+  const appPort = ctx.appPort ?? port;
   const env: Pairs = [
     ['VCAP_APPLICATION', JSON.stringify(vcapApplication(ctx))],
     ['VCAP_SERVICES', JSON.stringify(vcapServices(inst.spec.services))],
@@ -30,13 +34,13 @@ export function buildEnvironment(ctx: EnvContext): Pairs {
     ['HOME', ctx.home],
     ['TMPDIR', `${ctx.dir}/tmp`],
     ['VCAP_APP_HOST', '0.0.0.0'],
-    ['VCAP_APP_PORT', String(port)],
-    ['PORT', String(port)],
+    ['VCAP_APP_PORT', String(appPort)],
+    ['PORT', String(appPort)],
     ['CF_INSTANCE_INDEX', String(inst.spec.instanceIndex)],
     ['CF_INSTANCE_IP', localIp],
     ['CF_INSTANCE_PORT', String(port)],
     ['CF_INSTANCE_ADDR', `${localIp}:${port}`],
-    ['CF_INSTANCE_PORTS', JSON.stringify([{ external: port, internal: port }])],
+    ['CF_INSTANCE_PORTS', JSON.stringify([{ external: port, internal: appPort }])],
     ['CF_INSTANCE_GUID', inst.instanceId],
   );
   for (const [k, v] of inst.spec.environment) env.push([k, v]);
@@ -62,7 +66,7 @@ function vcapApplication(ctx: EnvContext): Record<string, unknown> {
     instance_id: ctx.instance.instanceId,
     instance_index: spec.instanceIndex,
     host: '0.0.0.0',
-    port: ctx.port,
+    port: ctx.appPort ?? ctx.port,
     started_at: started,
     started_at_timestamp: seconds,
     start: started,

@@ -5,7 +5,7 @@ import type { Instance } from '../instance/instance.js';
 import { APP_OWNED, STOPPABLE } from '../instance/states.js';
 import { waitHealthy } from './health-check.js';
 import type { LifecycleDeps } from './ports.js';
-import { checkStack, prepare, type Prepared } from './prepare.js';
+import { checkEgress, checkStack, prepare, type Prepared } from './prepare.js';
 
 const STATE_FILE_TIMEOUT_MS = 300_000;
 
@@ -150,6 +150,7 @@ export class InstanceLifecycle {
   private async runStart(inst: Instance, run: Run): Promise<void> {
     const log = this.deps.logger.child({ instance_id: inst.instanceId, app_id: inst.spec.applicationId });
     checkStack(this.deps, inst);
+    checkEgress(inst);
     const prepared = await prepare(this.deps, inst, run.abort.signal);
     run.abort.signal.throwIfAborted();
     const proc = await this.deps.backend.launch(prepared.launch);

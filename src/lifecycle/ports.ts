@@ -18,7 +18,8 @@ export type { InstanceDirs } from '../staging/unpacked-dirs.js';
 import type { InstanceDirs } from '../staging/unpacked-dirs.js';
 
 export interface Ports {
-  allocate(): Promise<number>;
+  /** A host port for the instance (a port pool claims it in the instance's name). */
+  allocate(instanceId?: string): Promise<number>;
   claim(port: number): void;
   release(port: number | null): void;
 }

@@ -3,6 +3,7 @@ import { AgentError, ErrorCodes, ExitDescriptions } from '../errors.js';
 import type { Instance } from '../instance/instance.js';
 import type { DropletInfo } from '../staging/droplet-info.js';
 import { buildEnvironment } from './env.js';
+import type { EgressRule } from '../network/egress.js';
 import type { LifecycleDeps } from './ports.js';
 
 export interface Prepared {
@@ -17,6 +18,23 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
   throw new AgentError(ErrorCodes.STACK_UNKNOWN, `stack ${JSON.stringify(stack.slice(0, 64))} is not offered here`);
 }
 
+/**
+ * Fails fast, before any download, when an egress rule of the start message is malformed
+ * (protocol §5.6: the start fails; nothing is made).
+ */
+export function checkEgress(inst: Instance): void {
+  const egress = inst.spec.egress;
+  if (egress === undefined || egress.ok) return;
+  throw new AgentError(ErrorCodes.BACKEND_FAILED, `bad egress rule: ${egress.problem}`, {
+    exitDescription: `failed to start: bad egress rule: ${egress.problem}`,
+  });
+}
+
+function egressRules(inst: Instance): readonly EgressRule[] {
+  const egress = inst.spec.egress;
+  return egress?.ok ? egress.rules : [];
+}
+
 /** Download, unpack and describe the instance's process (fetch, unpack, start command, environment). */
 export async function prepare(deps: LifecycleDeps, inst: Instance, signal: AbortSignal): Promise<Prepared> {
   const droplet = await deps.droplets.fetch(inst.spec.dropletSha1, inst.spec.dropletUri, signal);
@@ -28,15 +46,18 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
   const mode = startMode(inst, info);
   await deps.stagedFiles.makeAppDirs(dir, deps.appUser);
   signal.throwIfAborted();
-  const port = await deps.ports.allocate();
+  const port = await deps.ports.allocate(inst.localId);
   inst.hostPort = port;
   // The app's own view of its directory: /home/vcap in a container, the real path otherwise.
   const seen = deps.backend.instanceRoot ?? dir;
+  // In a network of its own the app listens on app_port, which the host port maps to.
+  const appPort = deps.backend.appPort ?? null;
   const env = buildEnvironment({
     instance: inst,
     dir: seen,
     home: info.hasAppDir ? `${seen}/app` : seen,
     port,
+    appPort: appPort ?? port,
     localIp: deps.config.localIp,
     startedAtMs: inst.startingTimestamp ?? deps.clock.now(),
   });
@@ -53,6 +74,7 @@ export async function prepare(deps: LifecycleDeps, inst: Instance, signal: Abort
       user: deps.appUser,
       stdoutPath: `${dir}/logs/stdout.log`,
       stderrPath: `${dir}/logs/stderr.log`,
+      ...(appPort === null ? {} : { network: { hostPort: port, egress: egressRules(inst) } }),
     },
   };
 }

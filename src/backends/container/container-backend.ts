@@ -9,7 +9,10 @@ import type { CgroupHost } from './cgroup-host.js';
 import type { CgroupLimits } from './cgroup-limits.js';
 import { InstanceCgroups, removeCgroupRoot } from './cgroups.js';
 import { ContainerProcess, type ContainerParts } from './container-process.js';
-import { launchContainer } from './launcher.js';
+import { launchContainer, type Launched } from './launcher.js';
+import type { InstanceNetworks, NetRecord } from '../../network/instance-network.js';
+import type { HostPortPool } from '../../network/port-pool.js';
+import { writeNetworkFiles } from './network-files.js';
 import { sweepEndedContainers } from './sweep.js';
 import type { UidPool } from './uid-pool.js';
 
@@ -32,6 +35,10 @@ export interface ContainerBackendOptions {
   readonly uids: UidPool;
   /** A group every app joins: the group that owns the unpacked droplet trees. */
   readonly appGroup: number | null;
+  /** Each instance's own network namespace, addresses, rules and shaping; null: the host's network. */
+  readonly network?: InstanceNetworks | null;
+  /** The host ports the lifecycle maps to apps (the network's port pool), with `network`. */
+  readonly hostPorts?: HostPortPool | null;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -46,7 +53,13 @@ export class ContainerBackend implements Backend {
   readonly kind = 'container' as const;
   readonly instanceRoot = '/home/vcap';
 
-  constructor(private readonly opts: ContainerBackendOptions) {}
+  readonly appPort: number | null;
+  readonly hostPorts: HostPortPool | null;
+
+  constructor(private readonly opts: ContainerBackendOptions) {
+    this.appPort = opts.network?.appPort ?? null;
+    this.hostPorts = opts.hostPorts ?? null;
+  }
 
   async launch(spec: LaunchSpec): Promise<InstanceProcess> {
     const uid = await this.opts.uids.acquire();
@@ -60,31 +73,60 @@ export class ContainerBackend implements Backend {
       throw failed(`cannot create the container's cgroups: ${reason(err)}`, err);
     }
     const runDir = join(this.opts.runDir, spec.instanceId);
+    let net: NetRecord | null = null;
     try {
-      return await this.start(spec, uid, cgroups, runDir, release);
+      net = await this.prepareNetwork(spec);
+      return await this.start(spec, uid, cgroups, runDir, net, release);
     } catch (err) {
       // Each step on its own: a clean-up that fails must not hide why the start failed.
       await cgroups.killAll().catch(() => undefined);
+      if (net !== null) await this.opts.network?.remove(net).catch(() => undefined);
       await cgroups.remove().catch(() => undefined);
       await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
       await release().catch(() => undefined);
-      throw failed(`cannot start the container: ${reason(err)}`, err);
+      throw err instanceof AgentError && err.code === ErrorCodes.BACKEND_FAILED ? err : failed(`cannot start the container: ${reason(err)}`, err);
     }
+  }
+
+  /** The namespace the supervisor joins, when instances get networks of their own. */
+  private async prepareNetwork(spec: LaunchSpec): Promise<NetRecord | null> {
+    const network = this.opts.network;
+    if (!network || !spec.network) return null;
+    return network.prepare(spec.instanceId);
   }
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
     const runDir = String(handle.runDir);
     const uid = Number(handle.uid);
     const cgroups = InstanceCgroups.locate(this.opts.host, this.opts.cgroupRoot, String(handle.cgroup), this.opts.clock);
-    const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, release: () => this.opts.uids.release(uid) };
+    const net = this.recoverNetwork(handle);
+    const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, hostIf: net?.names.hostIf ?? null, release: this.releaser(uid, net) };
     const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
+  }
+
+  /** An adopted instance's network, its subnet held again (its port is claimed by the lifecycle). */
+  private recoverNetwork(handle: BackendHandle): NetRecord | null {
+    const network = this.opts.network;
+    if (!network || typeof handle.netSubnet !== 'string') return null;
+    const rec = network.recordOf(String(handle.cgroup), handle.netSubnet, handle.netShaped === 1);
+    if (rec !== null) network.adopt(rec);
+    return rec;
+  }
+
+  /** What gives back an instance's uid and removes its network, once its processes are gone. */
+  private releaser(uid: number, net: NetRecord | null): () => Promise<void> {
+    return async () => {
+      await this.opts.uids.release(uid);
+      if (net !== null) await this.opts.network?.remove(net);
+    };
   }
 
   /** What earlier agents left of containers no adopted instance explains (see sweep.ts). */
   async sweep(adopted: ReadonlySet<string>): Promise<void> {
     const { runDir, host, cgroupRoot, uids, clock, logger } = this.opts;
     const swept = await sweepEndedContainers({ runDir, host, cgroupRoot, uids, clock }, adopted);
+    await this.opts.network?.sweep(adopted);
     if (swept.removed.length + swept.killed.length === 0) return;
     logger.info(
       { event: 'backend.container.swept', removed: swept.removed, killed: swept.killed },
@@ -97,11 +139,12 @@ export class ContainerBackend implements Backend {
     await removeCgroupRoot(this.opts.host, this.opts.cgroupRoot);
   }
 
-  private async start(spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, release: () => Promise<void>) {
+  private async start(spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, net: NetRecord | null, release: () => Promise<void>) {
     await rm(runDir, { recursive: true, force: true });
     await mkdir(join(runDir, 'root'), { recursive: true, mode: 0o700 });
     await ownForApp(spec.dir, uid);
-    const { child, initPid } = await launchContainer(this.opts.helper, spec, {
+    const files = net === null ? null : await writeNetworkFiles(runDir, net, spec.instanceId);
+    const launching = launchContainer(this.opts.helper, spec, {
       runDir,
       rootfs: spec.rootfs ?? this.opts.defaultRootfs,
       home: spec.dir,
@@ -113,13 +156,36 @@ export class ContainerBackend implements Backend {
       uid,
       gid: uid,
       groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
+      net: net === null || files === null ? undefined : { netns: `/run/netns/${net.names.netns}`, ...files },
     });
+    const { child, initPid } = await this.withNetwork(launching, spec, cgroups, net);
     const pid = child.pid as number;
     const handle: BackendHandle = {
       kind: 'container', runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid), initPid, uid, cgroup: spec.instanceId,
+      ...(net === null ? {} : { netSubnet: net.subnet.network, netShaped: net.shaped ? 1 : 0 }),
     };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
-    return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, release }, child);
+    const hostIf = net?.names.hostIf ?? null;
+    return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, hostIf, release: net === null ? release : this.releaser(uid, net) }, child);
+  }
+
+  /**
+   * The network's rules and addresses are installed while the container starts (the app
+   * has no address, so no packet leaves, until the rules are in): the start waits for
+   * both. If the network fails, the container just made is ended before the error goes up.
+   */
+  private async withNetwork(launching: Promise<Launched>, spec: LaunchSpec, cgroups: InstanceCgroups, net: NetRecord | null): Promise<Launched> {
+    if (net === null || !spec.network || !this.opts.network) return launching;
+    const [launched, configured] = await Promise.allSettled([launching, this.opts.network.configure(net, spec.network.hostPort, spec.network.egress)]);
+    if (launched.status === 'rejected') throw launched.reason;
+    if (configured.status === 'fulfilled') return launched.value;
+    await cgroups.killAll().catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const child = launched.value.child;
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
+    throw configured.reason;
   }
 }
 

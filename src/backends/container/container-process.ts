@@ -9,6 +9,7 @@ import { readExitRecord } from '../exit-record.js';
 import { isSameProcess } from '../process/proc-tree.js';
 import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
 import type { InstanceCgroups } from './cgroups.js';
+import { linkCounters } from '../../network/counters.js';
 
 const POLL_MS = 250;
 /**
@@ -27,7 +28,9 @@ export interface ContainerParts {
   readonly runDir: string;
   readonly cgroups: InstanceCgroups;
   readonly clock: Clock;
-  /** Gives back what the backend holds for the instance (its uid). */
+  /** The host end of its veth, whose counters are its network traffic; null: no network of its own. */
+  readonly hostIf?: string | null;
+  /** Gives back what the backend holds for the instance (its uid, its network). */
   readonly release: () => Promise<void>;
 }
 
@@ -82,8 +85,16 @@ export class ContainerProcess implements InstanceProcess {
     if (this.readings++ % RELIST === 0) this.lastPids = this.procs.read();
     const pids = this.lastPids;
     const stat = this.reader.memoryStat();
-    const container = { cacheBytes: stat.cacheBytes ?? 0, rssBytes: stat.rssBytes ?? 0, cpuNs: u.cpuNs, pids: pids.length, oomKills: u.oomKills ?? 0 };
+    const container = { cacheBytes: stat.cacheBytes ?? 0, rssBytes: stat.rssBytes ?? 0, cpuNs: u.cpuNs, pids: pids.length, oomKills: u.oomKills ?? 0, ...this.traffic() };
     return { cpuSeconds: u.cpuNs / 1e9, memBytes: u.memBytes, pids, container };
+  }
+
+  /** What the host end sent is what the instance received, and the other way round. */
+  private traffic(): { netRxBytes?: number; netTxBytes?: number } {
+    const hostIf = this.parts.hostIf;
+    if (!hostIf) return {};
+    const c = linkCounters(hostIf);
+    return c === null ? {} : { netRxBytes: c.txBytes, netTxBytes: c.rxBytes };
   }
 
   async pids(): Promise<number[]> {

@@ -6,6 +6,7 @@ import { containerCapable, detectCgroupHost, type CgroupHost } from './cgroup-ho
 import { prepareCgroupRoot } from './cgroups.js';
 import { ContainerBackend } from './container-backend.js';
 import { passwdUids, UidPool } from './uid-pool.js';
+import { createNetworks, type NetworkSetup, type HostPortPool } from '../../network/index.js';
 
 /** Warden's pool began at 10000; ours sits clear of the usual local accounts. */
 export const UID_POOL_START = 40_000;
@@ -23,11 +24,15 @@ export interface ContainerSetup {
   readonly appGroup: number | null;
   /** The per-instance uids: [start, start + size). */
   readonly uidPool?: { readonly start: number; readonly size: number };
+  /** Networks of their own for the instances (SPEC §5.1); absent: they share the host's. */
+  readonly network?: Omit<NetworkSetup, 'baseDir' | 'logger'>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
-export type ContainerChoice = { ok: true; backend: ContainerBackend; host: CgroupHost } | { ok: false; why: string };
+export type ContainerChoice =
+  | { ok: true; backend: ContainerBackend; host: CgroupHost; hostPorts: HostPortPool | null }
+  | { ok: false; why: string };
 
 /**
  * The container backend, if this host can run it: root, cgroups with memory, CPU and
@@ -49,6 +54,7 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
   const lxcfs = lxcfsMounted(s.lxcfsDir);
   s.logger.info({ event: 'backend.cgroups', layout: host.layout, v1: [...host.v1.keys()], unified: host.unified, v2_controllers: [...host.v2Controllers] }, `cgroups: ${host.layout}`);
   if (!lxcfs) s.logger.info({ event: 'backend.lxcfs.absent', dir: s.lxcfsDir }, 'LXCFS is not mounted there: apps see the host /proc/meminfo');
+  const net = s.network ? await createNetworks({ ...s.network, baseDir: s.baseDir, logger: s.logger }) : null;
   const backend = new ContainerBackend({
     runDir: s.runDir,
     helper: join(s.libexecDir, 'container', 'dea-container'),
@@ -60,10 +66,12 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
     masks: hidden(s.defaultRootfs, s.baseDir),
     uids,
     appGroup: s.appGroup,
+    network: net?.networks ?? null,
+    hostPorts: net?.ports ?? null,
     clock: s.clock,
     logger: s.logger,
   });
-  return { ok: true, backend, host };
+  return { ok: true, backend, host, hostPorts: net?.ports ?? null };
 }
 
 /** Whether an LXCFS (a fuse.lxcfs mount) is mounted at `dir`. */

@@ -17,6 +17,8 @@ export interface ContainerArgs {
   readonly uid: number;
   readonly gid: number;
   readonly groups: readonly number[];
+  /** The network the instance joins: a named netns, and files shown as /etc/hosts and /etc/resolv.conf. */
+  readonly net?: { readonly netns: string; readonly hosts: string; readonly resolv: string };
 }
 
 /** The supervisor answers on this fd once: "ok <init pid>" or "error <why>". */
@@ -34,6 +36,7 @@ export function helperArgs(spec: LaunchSpec, a: ContainerArgs): string[] {
   for (const g of a.groups) args.push('--group', String(g));
   for (const f of a.cgroupProcs) args.push('--cgroup', f);
   for (const m of a.masks) args.push('--mask', m);
+  if (a.net) args.push('--netns', a.net.netns, '--hosts', a.net.hosts, '--resolv', a.net.resolv);
   return args;
 }
 

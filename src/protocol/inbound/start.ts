@@ -7,6 +7,7 @@ import type { StartSpec } from '../../instance/types.js';
 import { decodeJson, validate } from './decode.js';
 import { MAX_START_COMMAND, MAX_URI, appId, indexNumber, list, safeId, text, withDefault } from './fields.js';
 import { opaqueObject } from './opaque.js';
+import { parseEgressRules } from './egress.js';
 import { dropletUri, envEntry, limitsSchema, serviceSchema, sha1Schema } from './start-parts.js';
 
 // A health check longer than this overflows Node's timer range (2^31-1 ms).
@@ -34,6 +35,8 @@ const startSchema = z
     services: withDefault(list(serviceSchema), []),
     vcap_application: withDefault(opaqueObject, {}),
     stack: text().nullish(),
+    // Checked rule by rule: a bad one fails the start (protocol §5.6), not the message.
+    egress_network_rules: z.unknown().optional(),
   })
   .transform(
     (m): StartSpec => ({
@@ -53,6 +56,8 @@ const startSchema = z
       environment: m.env,
       services: m.services,
       vcapApplication: m.vcap_application,
+      // Only when sent, so a start without rules reads as before.
+      ...(m.egress_network_rules === undefined ? {} : { egress: parseEgressRules(m.egress_network_rules) }),
     }),
   );
 

@@ -1,0 +1,66 @@
+import type { BandwidthConfig, NetworkConfig } from '../config/types.js';
+import type { Logger } from '../platform/logger.js';
+import { Claims } from './claims.js';
+import { systemCommands, type NetCommands } from './commands.js';
+import { InstanceNetworks } from './instance-network.js';
+import { parseCidr, type Cidr } from './ipv4.js';
+import { agentTag, netNames, ownedId } from './names.js';
+import { HostPortPool } from './port-pool.js';
+import { SubnetPool } from './subnet-pool.js';
+
+export { InstanceNetworks, type NetRecord } from './instance-network.js';
+export { HostPortPool } from './port-pool.js';
+export type { EgressRule, EgressRules } from './egress.js';
+
+export interface NetworkSetup {
+  readonly config: NetworkConfig;
+  readonly bandwidth: BandwidthConfig | null;
+  /** The agent's local_ip: its host ports map to the apps. */
+  readonly localIp: string;
+  /** Names are tagged with it (agents side by side never touch each other's). */
+  readonly baseDir: string;
+  readonly logger: Logger;
+  readonly commands?: NetCommands;
+  readonly claims?: Claims;
+}
+
+export interface Networks {
+  readonly networks: InstanceNetworks;
+  /** The lifecycle's host ports: the port pool, claimed host-wide. */
+  readonly ports: HostPortPool;
+}
+
+/** Builds an agent's instance networks and port pool from its config, and prepares the host once. */
+export async function createNetworks(s: NetworkSetup): Promise<Networks> {
+  const c = s.config;
+  const tag = agentTag(s.baseDir);
+  const pool = cidr(c.pool);
+  const claims = s.claims ?? new Claims();
+  const commands = s.commands ?? systemCommands;
+  const networks = new InstanceNetworks({
+    tag,
+    subnets: new SubnetPool(pool),
+    claims,
+    policy: { pool, allowNetworks: c.allowNetworks.map(cidr), denyNetworks: c.denyNetworks.map(cidr), allowHostAccess: c.allowHostAccess },
+    mtu: c.mtu,
+    appPort: c.appPort,
+    mappedAddresses: [...new Set([s.localIp, '127.0.0.1'])],
+    bandwidth: s.bandwidth === null ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? 0 },
+    commands,
+    logger: s.logger,
+  });
+  await networks.init();
+  const ports = new HostPortPool(claims, {
+    start: c.portPoolStart,
+    size: c.portPoolSize,
+    ownerOf: (id) => netNames(tag, id).netns,
+    owns: (owner) => ownedId(tag, owner) !== null,
+  });
+  return { networks, ports };
+}
+
+function cidr(text: string): Cidr {
+  const c = parseCidr(text);
+  if (c === null) throw new Error(`not a CIDR: ${text}`); // the config schema refused it already
+  return c;
+}

@@ -1,0 +1,160 @@
+import { AgentError, ErrorCodes } from '../errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { Claims } from './claims.js';
+import type { NetCommands } from './commands.js';
+import type { EgressRule } from './egress.js';
+import { containerSideScript, hostSideScript } from './ip-script.js';
+import { netNames, type NetNames } from './names.js';
+import { deleteTableScript, instanceTableScript, type FirewallPolicy } from './nft-script.js';
+import { subnetAt, type Subnet, type SubnetPool } from './subnet-pool.js';
+import { parseIpv4 } from './ipv4.js';
+import { shapingScript, type Bandwidth } from './tc-script.js';
+import { findOwned, removalOrder, removeLeftover } from './sweep.js';
+
+/** What an instance's network is made of: kept in its backend handle, so a restart finds it. */
+export interface NetRecord {
+  readonly names: NetNames;
+  readonly subnet: Subnet;
+  readonly shaped: boolean;
+}
+
+export interface NetworkOptions {
+  readonly tag: string;
+  readonly subnets: SubnetPool;
+  readonly claims: Claims;
+  readonly policy: FirewallPolicy;
+  readonly mtu: number;
+  readonly appPort: number;
+  /** The host addresses whose host ports map to apps (local_ip, 127.0.0.1). */
+  readonly mappedAddresses: readonly string[];
+  readonly bandwidth: Bandwidth | null;
+  readonly commands: NetCommands;
+  readonly logger: Logger;
+}
+
+/**
+ * One instance's network: made in two halves so the slow half overlaps the container's
+ * own start. `prepare` makes the namespace the supervisor joins (host side only: nothing
+ * inside is addressed, so the app cannot send a packet yet); `configure` installs the
+ * rules first and only then addresses the inside and adds its route. `remove` undoes
+ * either, whatever was made.
+ */
+export class InstanceNetworks {
+  constructor(private readonly o: NetworkOptions) {}
+
+  get appPort(): number {
+    return this.o.appPort;
+  }
+
+  /** Claims a /30 and makes the namespace and veth pair; nothing is left if it fails. */
+  async prepare(instanceId: string): Promise<NetRecord> {
+    const names = netNames(this.o.tag, instanceId);
+    const subnet = await this.claimSubnet(names.netns);
+    const rec: NetRecord = { names, subnet, shaped: this.o.bandwidth !== null };
+    try {
+      await this.o.commands.ipBatch(hostSideScript({ names, subnet, mtu: this.o.mtu }) + this.ifbLines(rec));
+      // 127.0.0.1 mapped to the container: the kernel routes loopback sources out of this link only with route_localnet.
+      await this.o.commands.sysctl(`/proc/sys/net/ipv4/conf/${names.hostIf}/route_localnet`, '1');
+    } catch (err) {
+      await this.remove(rec);
+      throw networkFailed('cannot make the network namespace', err);
+    }
+    return rec;
+  }
+
+  /** Rules (one nft transaction), then the inside's address and route, then shaping. */
+  async configure(rec: NetRecord, hostPort: number, egress: readonly EgressRule[]): Promise<void> {
+    const { commands, policy, appPort, mappedAddresses } = this.o;
+    try {
+      await commands.nft(instanceTableScript({ names: rec.names, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy }));
+      await commands.ipBatch(containerSideScript({ names: rec.names, subnet: rec.subnet, mtu: this.o.mtu }), rec.names.netns);
+      if (this.o.bandwidth !== null) await commands.tcBatch(shapingScript(rec.names, this.o.bandwidth, this.o.mtu));
+    } catch (err) {
+      throw networkFailed('cannot set up the container network', err);
+    }
+  }
+
+  /** Removes whatever of the record exists (each step on its own), then frees the /30. */
+  async remove(rec: NetRecord): Promise<void> {
+    const { commands } = this.o;
+    const n = rec.names;
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['table', () => commands.nft(deleteTableScript(n))],
+      // Deleting the host end takes its peer with it; the namespace then holds only lo.
+      ['veth', () => commands.ipBatch(`link delete dev ${n.hostIf}\n`)],
+      ['ifb', () => (rec.shaped ? commands.ipBatch(`link delete dev ${n.ifb}\n`) : Promise.resolve())],
+      ['netns', () => commands.ipBatch(`netns delete ${n.netns}\n`)],
+    ];
+    for (const [what, step] of steps) {
+      await step().catch((err: unknown) => {
+        if (!isAbsent(err)) this.o.logger.warn({ event: 'network.teardown.failed', instance_id: n.instanceId, what, err: String(err) }, `cannot remove the ${what}`);
+      });
+    }
+    await this.o.claims.release('subnets', rec.subnet.network, n.netns);
+  }
+
+  /**
+   * Host set-up, once: the claims directory, and forwarding on (the instances' egress is
+   * routed through the host; without it no rule could ever let a packet out).
+   */
+  async init(): Promise<void> {
+    await this.o.claims.init();
+    await this.o.commands.sysctl('/proc/sys/net/ipv4/ip_forward', '1');
+  }
+
+  /** After adoption: everything of this agent's that no adopted instance explains goes. */
+  async sweep(adopted: ReadonlySet<string>): Promise<void> {
+    const { commands, claims, logger, tag } = this.o;
+    const owned = await findOwned(tag, commands, claims);
+    for (const [id, items] of owned.byInstance) {
+      if (adopted.has(id)) continue;
+      for (const what of removalOrder(items)) {
+        await removeLeftover(what, commands, claims).catch((err: unknown) => {
+          if (!isAbsent(err)) logger.warn({ event: 'network.sweep.failed', instance_id: id, what, err: String(err) }, `cannot remove ${what}`);
+        });
+      }
+      logger.info({ event: 'network.swept', instance_id: id, removed: items }, `network of an instance no snapshot explains removed (${items.length} items)`);
+    }
+  }
+
+  /** An adopted instance's subnet: remembered as taken (its claim is on disk). */
+  adopt(rec: NetRecord): void {
+    this.o.subnets.taken(rec.subnet);
+  }
+
+  /** The record of an earlier agent's handle, if it is one of ours. */
+  recordOf(instanceId: string, subnet: string, shaped: boolean): NetRecord | null {
+    if (!this.o.subnets.holds(subnet)) return null;
+    const addr = parseIpv4(subnet);
+    return addr === null ? null : { names: netNames(this.o.tag, instanceId), subnet: subnetAt(addr), shaped };
+  }
+
+  private async claimSubnet(owner: string): Promise<Subnet> {
+    for (const subnet of this.o.subnets.candidates()) {
+      if (await this.o.claims.claim('subnets', subnet.network, owner)) {
+        this.o.subnets.taken(subnet);
+        return subnet;
+      }
+    }
+    const size = this.o.subnets.size;
+    throw new AgentError(ErrorCodes.BACKEND_FAILED, `no free subnet (all ${size} /30s of the pool are taken)`, {
+      exitDescription: `failed to start: no free subnet (all ${size} /30s of the network pool are taken)`,
+    });
+  }
+
+  private ifbLines(rec: NetRecord): string {
+    if (!rec.shaped) return '';
+    const n = rec.names;
+    return `link add ${n.ifb} type ifb\nlink set dev ${n.ifb} alias ${n.alias}\nlink set dev ${n.ifb} up\n`;
+  }
+}
+
+/** `ip`/`nft` saying the thing to delete is not there: already gone, which is the goal. */
+function isAbsent(err: unknown): boolean {
+  return /No such|Cannot find|does not exist|not found/i.test(String(err));
+}
+
+function networkFailed(what: string, err: unknown): AgentError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new AgentError(ErrorCodes.BACKEND_FAILED, `${what}: ${why}`, { cause: err, exitDescription: `failed to start: ${what}` });
+}

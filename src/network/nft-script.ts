@@ -1,0 +1,97 @@
+/**
+ * The nft script of one instance: a table of its own, made and removed in one `nft -f`
+ * transaction each (no half-made rule set is ever visible, and teardown cannot miss a
+ * rule). Pure: every value in it is a number, an address formatted by ipv4.ts, or a name
+ * from names.ts; nothing of a message's text.
+ */
+import type { EgressRule, PortRange } from './egress.js';
+import { formatCidr, formatIpv4, type AddressRange, type Cidr } from './ipv4.js';
+import type { NetNames } from './names.js';
+import type { Subnet } from './subnet-pool.js';
+
+export interface FirewallPolicy {
+  /** The instance pool: other instances are reached only where allow_networks says. */
+  readonly pool: Cidr;
+  readonly allowNetworks: readonly Cidr[];
+  readonly denyNetworks: readonly Cidr[];
+  readonly allowHostAccess: boolean;
+}
+
+export interface InstanceFirewall {
+  readonly names: NetNames;
+  readonly subnet: Subnet;
+  /** Addresses whose host port maps to the app: local_ip, and 127.0.0.1 for the host itself. */
+  readonly mappedAddresses: readonly string[];
+  readonly hostPort: number;
+  readonly appPort: number;
+  readonly egress: readonly EgressRule[];
+  readonly policy: FirewallPolicy;
+}
+
+const REJECT = ['meta l4proto tcp reject with tcp reset', 'reject with icmp type admin-prohibited'];
+
+export function instanceTableScript(f: InstanceFirewall): string {
+  const { names, subnet } = f;
+  const dnat = `tcp dport ${f.hostPort} dnat to ${subnet.containerIp}:${f.appPort}`;
+  const addrs = `{ ${[...new Set(f.mappedAddresses)].join(', ')} }`;
+  const chains: [string, string[]][] = [
+    ['prerouting', ['type nat hook prerouting priority dstnat; policy accept;', `ip daddr ${addrs} ${dnat}`]],
+    ['output', ['type nat hook output priority -100; policy accept;', `ip daddr ${addrs} ${dnat}`]],
+    ['postrouting', [
+      'type nat hook postrouting priority srcnat; policy accept;',
+      // The host's own loopback traffic, sent to the container: it must be able to answer.
+      `oifname "${names.hostIf}" ip saddr 127.0.0.0/8 snat to ${subnet.hostIp}`,
+      `ip saddr ${subnet.containerIp} ip daddr != ${formatCidr(f.policy.pool)} oifname != "${names.hostIf}" masquerade`,
+    ]],
+    ['forward', ['type filter hook forward priority filter; policy accept;', `iifname "${names.hostIf}" jump egress`]],
+    ['input', ['type filter hook input priority filter; policy accept;', `iifname "${names.hostIf}" jump host`]],
+    ['host', ['ct state established,related accept', ...(f.policy.allowHostAccess ? ['accept'] : REJECT)]],
+    ['egress', egressChain(f)],
+  ];
+  const body = chains.map(([name, lines]) => `  chain ${name} {\n${lines.map((l) => `    ${l}\n`).join('')}  }\n`).join('');
+  return `table ip ${names.table} {\n${body}}\n`;
+}
+
+/** Replies first; then the operator's allow and deny networks (the pool itself denied: neighbours); then the app's rules; then reject. */
+function egressChain(f: InstanceFirewall): string[] {
+  const { policy } = f;
+  const logged = f.egress.filter((r) => r.log);
+  const plain = f.egress.filter((r) => !r.log);
+  return [
+    'ct state established,related accept',
+    ...policy.allowNetworks.map((n) => `ip daddr ${formatCidr(n)} accept`),
+    ...[...policy.denyNetworks, policy.pool].flatMap((n) => REJECT.map((r) => `ip daddr ${formatCidr(n)} ${r}`)),
+    ...plain.map((r) => ruleLine(r, 'accept')),
+    // protocol §5.6: rules with `log` come after the others.
+    ...logged.map((r) => ruleLine(r, `log prefix "${f.names.hostIf} " accept`)),
+    ...REJECT,
+  ];
+}
+
+export function ruleLine(r: EgressRule, verdict: string): string {
+  const parts = [`ip daddr ${destination(r.destination)}`];
+  if (r.protocol === 'tcp' || r.protocol === 'udp') {
+    parts.push(r.ports.length === 0 ? `meta l4proto ${r.protocol}` : `${r.protocol} dport { ${r.ports.map(portText).join(', ')} }`);
+  } else if (r.protocol === 'icmp') {
+    parts.push(r.icmpType === null ? 'meta l4proto icmp' : `icmp type ${r.icmpType}`);
+    if (r.icmpType !== null && r.icmpCode !== null) parts.push(`icmp code ${r.icmpCode}`);
+  }
+  return `${parts.join(' ')} ${verdict}`;
+}
+
+function portText(p: PortRange): string {
+  return p.from === p.to ? String(p.from) : `${p.from}-${p.to}`;
+}
+
+/** A block as a CIDR, one address bare, anything else as a range. */
+function destination(r: AddressRange): string {
+  if (r.first === r.last) return formatIpv4(r.first);
+  const size = r.last - r.first + 1;
+  const prefix = 32 - Math.log2(size);
+  if (Number.isInteger(prefix) && r.first % size === 0) return formatCidr({ ...r, prefix });
+  return `${formatIpv4(r.first)}-${formatIpv4(r.last)}`;
+}
+
+export function deleteTableScript(names: Pick<NetNames, 'table'>): string {
+  return `delete table ip ${names.table}\n`;
+}

@@ -1,0 +1,22 @@
+/**
+ * What an agent's networks left on the host, found by its tag (as the agent names them),
+ * and a last-resort removal for the tests' clean-up: namespaces, links, nft tables,
+ * claims. Only names carrying the tag are ever touched.
+ */
+import { Claims } from '../../../src/network/claims.js';
+import { systemCommands } from '../../../src/network/commands.js';
+import { agentTag } from '../../../src/network/names.js';
+import { findOwned, removalOrder, removeLeftover } from '../../../src/network/sweep.js';
+
+export async function leftovers(baseDir: string): Promise<string[]> {
+  const found = await findOwned(agentTag(baseDir), systemCommands, new Claims());
+  return [...found.byInstance.values()].flat().sort();
+}
+
+export async function removeLeftovers(baseDir: string): Promise<void> {
+  const claims = new Claims();
+  const found = await findOwned(agentTag(baseDir), systemCommands, claims);
+  for (const items of found.byInstance.values()) {
+    for (const what of removalOrder(items)) await removeLeftover(what, systemCommands, claims).catch(() => undefined);
+  }
+}
