@@ -64,7 +64,12 @@ function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-/** The real path of `requested` inside `root`, following links only to check where they lead. */
+/**
+ * The real path of `requested` inside `root`, resolved one segment at a time: each step
+ * must stay inside, so a link out is refused even where what lies beyond it is missing
+ * (404 there would tell a client which host paths exist). A dangling or looping link is
+ * refused too: where it points is none of the client's business.
+ */
 export async function resolveInside(root: string, requested: string): Promise<Resolution> {
   const parsed = requestedSegments(requested);
   if (!parsed.ok) return { kind: 'forbidden', why: parsed.why };
@@ -74,16 +79,19 @@ export async function resolveInside(root: string, requested: string): Promise<Re
   } catch {
     return { kind: 'no-root' };
   }
-  const candidate = join(realRoot, ...parsed.segments);
-  let target: string;
-  try {
-    target = await realpath(candidate);
-  } catch (err) {
-    if (code(err) === 'ELOOP') return { kind: 'forbidden', why: 'symlink loop' };
-    // A dangling link is not "missing": where it points is none of the client's business.
-    if (await lstat(candidate).then((s) => s.isSymbolicLink(), () => false)) return { kind: 'forbidden', why: 'dangling symlink' };
-    return { kind: 'missing' };
+  let current = realRoot;
+  for (const segment of parsed.segments) {
+    const next = join(current, segment);
+    let real: string;
+    try {
+      real = await realpath(next);
+    } catch (err) {
+      if (code(err) === 'ELOOP') return { kind: 'forbidden', why: 'symlink loop' };
+      if (await lstat(next).then((st) => st.isSymbolicLink(), () => false)) return { kind: 'forbidden', why: 'dangling symlink' };
+      return { kind: 'missing' };
+    }
+    if (!isInside(realRoot, real)) return { kind: 'forbidden', why: 'leaves the instance directory' };
+    current = real;
   }
-  if (!isInside(realRoot, target)) return { kind: 'forbidden', why: 'leaves the instance directory' };
-  return { kind: 'ok', root: realRoot, target };
+  return { kind: 'ok', root: realRoot, target: current };
 }

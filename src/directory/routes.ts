@@ -46,13 +46,20 @@ interface Request {
   instanceId?: string;
 }
 
+/** The tails streaming now, and whether the server is closing (which ends them). */
+interface Tails {
+  readonly live: Set<AbortController>;
+  closing: boolean;
+}
+
 export function directoryRoutes(deps: DirectoryDeps): DirectoryRoutes {
-  const tails = new Set<AbortController>();
+  const tails: Tails = { live: new Set(), closing: false };
   return {
     handles: (pathname) => pathname.startsWith(RESOURCE_PREFIX),
     serve: (req, res) => serve(deps, tails, req, res),
     close: () => {
-      for (const t of tails) t.abort();
+      tails.closing = true;
+      for (const t of tails.live) t.abort();
     },
   };
 }
@@ -72,7 +79,7 @@ function refuse(deps: DirectoryDeps, r: Request, res: ServerResponse, refusal: R
   res.end(`${JSON.stringify({ error: refusal.error })}\n`);
 }
 
-async function serve(deps: DirectoryDeps, tails: Set<AbortController>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(deps: DirectoryDeps, tails: Tails, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const r = parseRequest(req);
   const checked = await check(deps, r, req);
   if ('status' in checked) return refuse(deps, r, res, checked);
@@ -82,10 +89,10 @@ async function serve(deps: DirectoryDeps, tails: Set<AbortController>, req: Inco
   if (kind === 'listing') return list(r, req, res, opened);
   if (kind === 'file') return sendFile(req, res, opened.handle, opened.path, opened.stat.size);
   const ctl = new AbortController();
-  tails.add(ctl);
+  tails.live.add(ctl);
   res.on('close', () => ctl.abort());
   try {
-    await tailFile(res, opened, {
+    const end = await tailFile(res, opened, {
       offset: tailOffset(r.query),
       signal: ctl.signal,
       // Same root, same instance: an instance that crashed or stopped ends the stream.
@@ -96,8 +103,10 @@ async function serve(deps: DirectoryDeps, tails: Set<AbortController>, req: Inco
       reopen: () => reopen(root, r.query.get('path') ?? '/'),
       ...(deps.tailPollMs !== undefined ? { pollMs: deps.tailPollMs } : {}),
     });
+    const why = end === 'not-served' ? 'instance not served' : tails.closing ? 'server closing' : 'client gone';
+    deps.logger.debug({ event: 'directory.tail.ended', instance_id: inst.instanceId, why }, `directory: tail ended (${why})`);
   } finally {
-    tails.delete(ctl);
+    tails.live.delete(ctl);
   }
 }
 

@@ -67,7 +67,10 @@ async function replaced(current: Stats, path: string): Promise<boolean> {
   return now !== null && (now.ino !== current.ino || now.dev !== current.dev);
 }
 
-export async function tailFile(res: ServerResponse, first: TailTarget, opts: TailOptions): Promise<void> {
+/** Why a tail ended: the signal (client gone, server closing), or the instance. */
+export type TailEnd = 'aborted' | 'not-served';
+
+export async function tailFile(res: ServerResponse, first: TailTarget, opts: TailOptions): Promise<TailEnd> {
   let target = first;
   let pos = opts.offset === null ? first.stat.size : Math.min(opts.offset, first.stat.size);
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -88,7 +91,7 @@ export async function tailFile(res: ServerResponse, first: TailTarget, opts: Tai
         if (!res.write(chunk)) await drained(res, opts.signal);
       }
       // Read what was written up to now before giving up on an instance that stopped.
-      if (!opts.stillServed()) break;
+      if (!opts.stillServed()) return 'not-served';
       if (await replaced(st, target.path)) {
         const next = await opts.reopen();
         if (next !== null) {
@@ -101,6 +104,7 @@ export async function tailFile(res: ServerResponse, first: TailTarget, opts: Tai
       }
       await pause(opts.pollMs ?? TAIL_POLL_MS, opts.signal);
     }
+    return 'aborted';
   } finally {
     await target.handle.close().catch(() => undefined);
     res.end();

@@ -87,7 +87,10 @@ describe('resolveInside (real files)', () => {
   });
 
   it('refuses links that lead out (relative, absolute, to a sibling with the same prefix, dangling, looping)', async () => {
-    for (const p of ['app/link-out', 'app/abs-out', 'app/abs-out/passwd', 'app/sibling/x.txt', 'app/dangling-out', 'app/loop']) {
+    const paths = ['app/link-out', 'app/abs-out', 'app/abs-out/passwd', 'app/sibling/x.txt', 'app/dangling-out', 'app/dangling-out/x', 'app/loop'];
+    // Beyond a link out, a missing path is refused as well: 404 would tell what exists outside.
+    paths.push('app/abs-out/no-such-file-dea-test', 'app/sibling/none');
+    for (const p of paths) {
       expect(await resolveInside(root, p), p).toMatchObject({ kind: 'forbidden' });
     }
   });

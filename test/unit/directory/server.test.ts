@@ -4,7 +4,6 @@
  * (test/integration/directory) covers the same through bin/dea and nats-server.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import type { InstanceState } from '../../../src/instance/types.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { Layout } from '../../../src/staging/layout.js';
 import { startStatusServer, type StatusServer } from '../../../src/status/server.js';
+import { get, stream } from '../../support/directory/http.js';
 import { eventually } from '../../support/eventually.js';
 import { VirtualClock } from '../../support/virtual-clock.js';
 
@@ -66,27 +66,6 @@ afterAll(async () => {
   await server?.close();
   rmSync(top, { recursive: true, force: true });
 });
-
-async function get(u: string, headers: Record<string, string> = {}) {
-  const res = await fetch(u, { headers });
-  return { status: res.status, body: await res.text(), headers: res.headers };
-}
-
-/** A streamed GET whose body so far can be read while it runs. */
-function stream(u: string) {
-  let body = '';
-  let ended = false;
-  let status = 0;
-  const req = http.get(u, (res) => {
-    status = res.statusCode ?? 0;
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => (body += c));
-    res.on('end', () => (ended = true));
-    res.on('error', () => (ended = true));
-  });
-  req.on('error', () => (ended = true));
-  return { body: () => body, ended: () => ended, status: () => status, close: () => req.destroy() };
-}
 
 describe('directory routes in the status server', () => {
   it('serves a file of a running instance without Basic auth; the rest still needs it', async () => {
