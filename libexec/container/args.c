@@ -7,7 +7,7 @@
 #include "spec.h"
 
 enum { O_RUN = 1, O_ROOT, O_HOME, O_HOSTNAME, O_LXCFS, O_MODE, O_SCRIPT, O_CGROUP, O_MASK,
-       O_UID, O_GID, O_GROUP, O_NOFILE, O_FSIZE, O_STATUS_FD, O_NETNS, O_HOSTS, O_RESOLV };
+       O_UID, O_GID, O_GROUP, O_NOFILE, O_FSIZE, O_STATUS_FD, O_NETNS, O_HOSTS, O_RESOLV, O_NET_TABLE, O_NET_LINK, O_NET_CLAIM };
 
 static const struct option options[] = {
   {"run", required_argument, 0, O_RUN},         {"root", required_argument, 0, O_ROOT},
@@ -19,6 +19,8 @@ static const struct option options[] = {
   {"nofile", required_argument, 0, O_NOFILE},   {"fsize-kb", required_argument, 0, O_FSIZE},
   {"status-fd", required_argument, 0, O_STATUS_FD}, {"netns", required_argument, 0, O_NETNS},
   {"hosts", required_argument, 0, O_HOSTS},     {"resolv", required_argument, 0, O_RESOLV},
+  {"net-table", required_argument, 0, O_NET_TABLE}, {"net-link", required_argument, 0, O_NET_LINK},
+  {"net-claim", required_argument, 0, O_NET_CLAIM},
   {0, 0, 0, 0},
 };
 
@@ -50,6 +52,9 @@ static int apply(struct spec *s, int opt, const char *arg) {
     case O_NETNS: s->netns = arg; return 0;
     case O_HOSTS: s->hosts = arg; return 0;
     case O_RESOLV: s->resolv = arg; return 0;
+    case O_NET_TABLE: s->net_table = arg; return 0;
+    case O_NET_LINK: return push(s->links, &s->nlinks, arg);
+    case O_NET_CLAIM: return push(s->claims, &s->nclaims, arg);
     case O_CGROUP: return push(s->cgroups, &s->ncgroups, arg);
     case O_MASK: return push(s->masks, &s->nmasks, arg);
     case O_GROUP:

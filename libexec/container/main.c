@@ -72,8 +72,10 @@ static void tell_agent(int fd, pid_t init, const char *error) {
  * app are born in it: the app's first instruction already sees only its own network.
  * The supervisor itself never uses the network.
  */
-static int join_netns(const char *path, char *why, size_t len) {
+static int join_netns(const char *path, int *host_netns, char *why, size_t len) {
   if (path == NULL) return 0;
+  /* Kept to come back for the clean-up (clean_network): the rules live in the host's namespace. */
+  *host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
     snprintf(why, len, "join network namespace %s: %s", path, strerror(errno));
@@ -97,7 +99,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (s.status_fd >= 0) fcntl(s.status_fd, F_SETFD, FD_CLOEXEC);
   char why[600];
-  if (join_netns(s.netns, why, sizeof why) < 0) {
+  int host_netns = -1;
+  if (join_netns(s.netns, &host_netns, why, sizeof why) < 0) {
     tell_agent(s.status_fd, 0, why);
     return 125;
   }
@@ -113,6 +116,7 @@ int main(int argc, char **argv) {
   if (init == 0) {
     close(errpipe[0]);
     if (s.status_fd >= 0) close(s.status_fd); /* only the supervisor answers the agent */
+    if (host_netns >= 0) close(host_netns);   /* the container never holds the host's network */
     signal(SIGPIPE, SIG_DFL);
     run_init(&s, errpipe[1]);
   }
@@ -127,6 +131,7 @@ int main(int argc, char **argv) {
     if (errno != EINTR) return 255;
   }
   int code = exit_code(status);
+  clean_network(&s, host_netns);
   record(s.run_dir, "exit_status", code);
   return code;
 }

@@ -21,6 +21,11 @@ struct spec {
   const char *netns;     /* a named network namespace to join before the clone, or NULL */
   const char *hosts;     /* a file bound read-only over /etc/hosts, or NULL */
   const char *resolv;    /* a file bound read-only over /etc/resolv.conf, or NULL */
+  const char *net_table; /* the instance's nft table, deleted when the init has exited */
+  const char *links[MAX_LIST];  /* host links of the instance, deleted then */
+  int nlinks;
+  const char *claims[MAX_LIST]; /* claim symlinks (→ the netns name), freed then */
+  int nclaims;
   const char *cgroups[MAX_LIST]; /* cgroup.procs files to join before anything else */
   int ncgroups;
   const char *masks[MAX_LIST];   /* paths in the new root hidden under an empty read-only tmpfs */
@@ -44,6 +49,9 @@ int setup_rootfs(const struct spec *s, char *err, size_t errlen);
 
 /* In the app's process: drops to the instance user, applies limits, execs the start. */
 void exec_app(const struct spec *s, int errfd) __attribute__((noreturn));
+
+/* After the init: the instance's network goes (nft table, links, netns, claims). */
+void clean_network(const struct spec *s, int host_netns);
 
 /* Writes "<what>: <strerror(errno)>" to fd (the error pipe) and exits with code. */
 void fail(int fd, int code, const char *what) __attribute__((noreturn));

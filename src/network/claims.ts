@@ -46,6 +46,11 @@ export class Claims {
     return false;
   }
 
+  /** Where a claim lives (the supervisor frees it when its instance ends). */
+  path(kind: ClaimKind, key: string): string {
+    return join(this.dir, kind, key);
+  }
+
   /** Gives `key` back if `owner` holds it (never someone else's). */
   async release(kind: ClaimKind, key: string, owner: string): Promise<void> {
     if ((await this.holder(kind, key)) === owner) await rm(join(this.dir, kind, key), { force: true });

@@ -48,6 +48,7 @@ export async function createNetworks(s: NetworkSetup): Promise<Networks> {
     bandwidth: s.bandwidth === null ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? 0 },
     commands,
     logger: s.logger,
+    netnsDir: '/run/netns',
   });
   await networks.init();
   const ports = new HostPortPool(claims, {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Claims } from './claims.js';
@@ -10,6 +11,7 @@ import { subnetAt, type Subnet, type SubnetPool } from './subnet-pool.js';
 import { parseIpv4 } from './ipv4.js';
 import { shapingScript, type Bandwidth } from './tc-script.js';
 import { findOwned, removalOrder, removeLeftover } from './sweep.js';
+import { sweepOrphans } from './orphans.js';
 
 /** What an instance's network is made of: kept in its backend handle, so a restart finds it. */
 export interface NetRecord {
@@ -30,6 +32,8 @@ export interface NetworkOptions {
   readonly bandwidth: Bandwidth | null;
   readonly commands: NetCommands;
   readonly logger: Logger;
+  /** Where named namespaces live (`ip netns`). */
+  readonly netnsDir: string;
 }
 
 /**
@@ -74,10 +78,29 @@ export class InstanceNetworks {
     }
   }
 
+  /**
+   * What the container's supervisor removes itself when the instance ends, even with no
+   * agent running (libexec/container/netclean.c): the table, the ifb, the namespace, the claims.
+   */
+  endsWithInstance(rec: NetRecord, hostPort: number): { netns: string; table: string; links: string[]; claims: string[] } {
+    const n = rec.names;
+    return {
+      netns: `${this.o.netnsDir}/${n.netns}`,
+      table: n.table,
+      links: rec.shaped ? [n.ifb] : [],
+      claims: [this.o.claims.path('subnets', rec.subnet.network), this.o.claims.path('ports', String(hostPort))],
+    };
+  }
+
   /** Removes whatever of the record exists (each step on its own), then frees the /30. */
   async remove(rec: NetRecord): Promise<void> {
     const { commands } = this.o;
     const n = rec.names;
+    // The supervisor removes it all, namespace last, when the instance ends: then nothing is left.
+    if (!existsSync(`${this.o.netnsDir}/${n.netns}`)) {
+      await this.o.claims.release('subnets', rec.subnet.network, n.netns);
+      return;
+    }
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['table', () => commands.nft(deleteTableScript(n))],
       // Deleting the host end takes its peer with it; the namespace then holds only lo.
@@ -115,6 +138,8 @@ export class InstanceNetworks {
       }
       logger.info({ event: 'network.swept', instance_id: id, removed: items }, `network of an instance no snapshot explains removed (${items.length} items)`);
     }
+    const orphans = await sweepOrphans({ commands, claims, netnsDir: this.o.netnsDir });
+    if (orphans.length > 0) logger.info({ event: 'network.orphans.swept', removed: orphans }, `networks no agent or container explains removed (${orphans.length} items)`);
   }
 
   /** An adopted instance's subnet: remembered as taken (its claim is on disk). */

@@ -18,8 +18,8 @@ export async function findOwned(tag: string, commands: NetCommands, claims: Clai
     if (id !== null) byInstance.set(id, [...(byInstance.get(id) ?? []), what]);
   };
   for (const name of await readdir(netnsDir).catch(() => [] as string[])) add(ownedId(tag, name), `netns ${name}`);
-  for (const link of await links(commands)) add(ownedId(tag, link.alias), `link ${link.name}`);
-  for (const table of await tables(commands)) add(ownedId(tag, table), `table ${table}`);
+  for (const link of await aliasedLinks(commands)) add(ownedId(tag, link.alias), `link ${link.name}`);
+  for (const table of await tableNames(commands)) add(ownedId(tag, table), `table ${table}`);
   for (const kind of ['subnets', 'ports'] as const) {
     for (const [key, owner] of await claims.list(kind)) add(ownedId(tag, owner), `${kind} ${key}`);
   }
@@ -45,13 +45,13 @@ export function removalOrder(items: readonly string[]): string[] {
   return [...items].sort((a, b) => ORDER.indexOf(a.split(' ')[0] ?? '') - ORDER.indexOf(b.split(' ')[0] ?? ''));
 }
 
-async function links(commands: NetCommands): Promise<{ name: string; alias: string }[]> {
+export async function aliasedLinks(commands: NetCommands): Promise<{ name: string; alias: string }[]> {
   const text = await commands.ipOutput(['-j', 'link', 'show']).catch(() => '[]');
   const list = JSON.parse(text || '[]') as { ifname?: string; ifalias?: string }[];
   return list.filter((l) => l.ifname && l.ifalias).map((l) => ({ name: l.ifname as string, alias: l.ifalias as string }));
 }
 
-async function tables(commands: NetCommands): Promise<string[]> {
+export async function tableNames(commands: NetCommands): Promise<string[]> {
   const text = await commands.nftOutput(['-j', 'list', 'tables']).catch(() => '{"nftables":[]}');
   const parsed = JSON.parse(text || '{"nftables":[]}') as { nftables: { table?: { family: string; name: string } }[] };
   return parsed.nftables.flatMap((e) => (e.table && e.table.family === 'ip' ? [e.table.name] : []));

@@ -7,6 +7,10 @@ import { startTimeTicks } from '../process/proc-tree.js';
 import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../types.js';
 import type { CgroupHost } from './cgroup-host.js';
 import type { CgroupLimits } from './cgroup-limits.js';
+import { elasticLimits } from './elastic-pool.js';
+import type { MemorySetup } from './memory-pool.js';
+import type { PoolPressure } from './pool-pressure.js';
+import type { AgentCgroup } from './agent-cgroup.js';
 import { InstanceCgroups, removeCgroupRoot } from './cgroups.js';
 import { ContainerProcess, type ContainerParts } from './container-process.js';
 import { launchContainer, type Launched } from './launcher.js';
@@ -39,6 +43,12 @@ export interface ContainerBackendOptions {
   readonly network?: InstanceNetworks | null;
   /** The host ports the lifecycle maps to apps (the network's port pool), with `network`. */
   readonly hostPorts?: HostPortPool | null;
+  /** The memory policy (SPEC §5.2); absent: hard limits. */
+  readonly memory?: MemorySetup;
+  /** Elastic memory: what says when the pool runs short. */
+  readonly pressure?: PoolPressure | null;
+  /** The agent's own CPU group, left at close(). */
+  readonly agentCgroup?: AgentCgroup | null;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -67,7 +77,7 @@ export class ContainerBackend implements Backend {
     const release = () => this.opts.uids.release(uid);
     let cgroups: InstanceCgroups;
     try {
-      cgroups = await InstanceCgroups.create(this.opts.host, this.opts.cgroupRoot, spec.instanceId, limitsOf(spec), this.opts.clock);
+      cgroups = await InstanceCgroups.create(this.opts.host, this.opts.cgroupRoot, spec.instanceId, limitsOf(spec, this.opts.memory), this.opts.clock);
     } catch (err) {
       await release();
       throw failed(`cannot create the container's cgroups: ${reason(err)}`, err);
@@ -135,8 +145,17 @@ export class ContainerBackend implements Backend {
   }
 
   /** Removes the cgroup root where no instance is left in it (one that outlived a deadline keeps it). */
+  /** Elastic memory: `onShort` at every poll that finds the pool short (SPEC §5.2). */
+  watchMemoryPool(onShort: () => void): boolean {
+    if (!this.opts.pressure) return false;
+    this.opts.pressure.start(onShort);
+    return true;
+  }
+
   async close(): Promise<void> {
+    this.opts.pressure?.stop();
     await removeCgroupRoot(this.opts.host, this.opts.cgroupRoot);
+    this.opts.agentCgroup?.leave();
   }
 
   private async start(spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, net: NetRecord | null, release: () => Promise<void>) {
@@ -156,7 +175,7 @@ export class ContainerBackend implements Backend {
       uid,
       gid: uid,
       groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
-      net: net === null || files === null ? undefined : { netns: `/run/netns/${net.names.netns}`, ...files },
+      net: net === null || files === null || !spec.network ? undefined : { ...this.opts.network!.endsWithInstance(net, spec.network.hostPort), ...files },
     });
     const { child, initPid } = await this.withNetwork(launching, spec, cgroups, net);
     const pid = child.pid as number;
@@ -189,8 +208,9 @@ export class ContainerBackend implements Backend {
   }
 }
 
-function limitsOf(spec: LaunchSpec): CgroupLimits {
-  return { memBytes: spec.limits.memMb * 1024 * 1024, cpuShares: spec.limits.cpuShares, pidsMax: spec.limits.nproc };
+function limitsOf(spec: LaunchSpec, memory: MemorySetup | undefined): CgroupLimits {
+  const mem = memory?.policy === 'elastic' ? elasticLimits(spec.limits.memMb, memory.maxFactor, memory.poolBytes) : { memBytes: spec.limits.memMb * 1024 * 1024 };
+  return { ...mem, cpuShares: spec.limits.cpuShares, pidsMax: spec.limits.nproc };
 }
 
 /** The instance's own directories become its uid's; what the droplet brought stays shared. */

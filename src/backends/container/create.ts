@@ -4,6 +4,9 @@ import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
 import { containerCapable, detectCgroupHost, type CgroupHost } from './cgroup-host.js';
 import { prepareCgroupRoot } from './cgroups.js';
+import { joinAgentCgroup } from './agent-cgroup.js';
+import { setUpMemoryPolicy, type MemorySetup } from './memory-pool.js';
+import { PoolPressure, type PoolProbe } from './pool-pressure.js';
 import { ContainerBackend } from './container-backend.js';
 import { passwdUids, UidPool } from './uid-pool.js';
 import { createNetworks, type NetworkSetup, type HostPortPool } from '../../network/index.js';
@@ -26,6 +29,10 @@ export interface ContainerSetup {
   readonly uidPool?: { readonly start: number; readonly size: number };
   /** Networks of their own for the instances (SPEC §5.1); absent: they share the host's. */
   readonly network?: Omit<NetworkSetup, 'baseDir' | 'logger'>;
+  /** The memory policy (SPEC §5.2); absent: hard limits. */
+  readonly memory?: MemorySetup;
+  /** resources.reserved_cpu_shares: the agent's own CPU group; absent: the agent stays where it is. */
+  readonly agentCpuShares?: number;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -48,6 +55,15 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
   } catch (err) {
     return { ok: false, why: `cgroups are not writable: ${(err as Error).message}` };
   }
+  const memory = s.memory ?? { policy: 'hard', poolBytes: 0, maxFactor: 1 };
+  let probe: PoolProbe | null;
+  try {
+    probe = setUpMemoryPolicy(host, s.cgroupRoot, memory);
+  } catch (err) {
+    return { ok: false, why: `the ${memory.policy} memory policy cannot be set: ${(err as Error).message}` };
+  }
+  if (memory.policy === 'elastic') s.logger.info({ event: 'backend.memory.elastic', pool_bytes: memory.poolBytes, max_factor: memory.maxFactor }, `elastic memory: a pool of ${Math.round(memory.poolBytes / 1048576)} MB`);
+  const agentCgroup = s.agentCpuShares === undefined ? null : joinAgentCgroup(host, s.cgroupRoot, s.agentCpuShares);
   const pool = s.uidPool ?? { start: UID_POOL_START, size: UID_POOL_SIZE };
   const uids = new UidPool({ dir: s.uidDir, ...pool, reserved: passwdUids() });
   await uids.init();
@@ -68,6 +84,9 @@ export async function createContainerBackend(s: ContainerSetup): Promise<Contain
     appGroup: s.appGroup,
     network: net?.networks ?? null,
     hostPorts: net?.ports ?? null,
+    memory,
+    pressure: probe ? new PoolPressure(probe, s.clock) : null,
+    agentCgroup,
     clock: s.clock,
     logger: s.logger,
   });

@@ -18,7 +18,15 @@ export interface ContainerArgs {
   readonly gid: number;
   readonly groups: readonly number[];
   /** The network the instance joins: a named netns, and files shown as /etc/hosts and /etc/resolv.conf. */
-  readonly net?: { readonly netns: string; readonly hosts: string; readonly resolv: string };
+  readonly net?: {
+    readonly netns: string;
+    readonly hosts: string;
+    readonly resolv: string;
+    /** What the supervisor removes when the instance ends (see netclean.c). */
+    readonly table: string;
+    readonly links: readonly string[];
+    readonly claims: readonly string[];
+  };
 }
 
 /** The supervisor answers on this fd once: "ok <init pid>" or "error <why>". */
@@ -36,7 +44,11 @@ export function helperArgs(spec: LaunchSpec, a: ContainerArgs): string[] {
   for (const g of a.groups) args.push('--group', String(g));
   for (const f of a.cgroupProcs) args.push('--cgroup', f);
   for (const m of a.masks) args.push('--mask', m);
-  if (a.net) args.push('--netns', a.net.netns, '--hosts', a.net.hosts, '--resolv', a.net.resolv);
+  if (a.net) {
+    args.push('--netns', a.net.netns, '--hosts', a.net.hosts, '--resolv', a.net.resolv, '--net-table', a.net.table);
+    for (const l of a.net.links) args.push('--net-link', l);
+    for (const c of a.net.claims) args.push('--net-claim', c);
+  }
   return args;
 }
 

@@ -32,3 +32,19 @@ export function openPoolProbe(host: CgroupHost, root: string, pool: number): Poo
   if (at === null) return null;
   return at.v1 ? v1PoolProbe(at.dir) : v2PoolProbe(at.dir, Math.floor(pool * V2_HIGH_FRACTION));
 }
+
+export interface MemorySetup {
+  readonly policy: 'hard' | 'elastic';
+  /** The pool's hard limit (elastic): see elastic-pool.ts poolBytes. */
+  readonly poolBytes: number;
+  readonly maxFactor: number;
+}
+
+/**
+ * Puts the policy into the root (an elastic pool, or a hard root undone) and, for
+ * elastic, opens the probe that says when the pool runs short.
+ */
+export function setUpMemoryPolicy(host: CgroupHost, root: string, m: MemorySetup): PoolProbe | null {
+  applyMemoryPolicy(host, root, m.policy === 'elastic' ? m.poolBytes : null);
+  return m.policy === 'elastic' ? openPoolProbe(host, root, m.poolBytes) : null;
+}

@@ -7,14 +7,17 @@ import { Claims } from '../../../src/network/claims.js';
 import { systemCommands } from '../../../src/network/commands.js';
 import { agentTag } from '../../../src/network/names.js';
 import { findOwned, removalOrder, removeLeftover } from '../../../src/network/sweep.js';
+import { sweepOrphans } from '../../../src/network/orphans.js';
 
 export async function leftovers(baseDir: string): Promise<string[]> {
   const found = await findOwned(agentTag(baseDir), systemCommands, new Claims());
   return [...found.byInstance.values()].flat().sort();
 }
 
+/** A test's own leftovers, and garbage any killed agent left (see src/network/orphans.ts). */
 export async function removeLeftovers(baseDir: string): Promise<void> {
   const claims = new Claims();
+  await sweepOrphans({ commands: systemCommands, claims });
   const found = await findOwned(agentTag(baseDir), systemCommands, claims);
   for (const items of found.byInstance.values()) {
     for (const what of removalOrder(items)) await removeLeftover(what, systemCommands, claims).catch(() => undefined);
