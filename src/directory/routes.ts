@@ -84,7 +84,8 @@ async function serve(deps: DirectoryDeps, tails: Tails, req: IncomingMessage, re
   const checked = await check(deps, r, req);
   if ('status' in checked) return refuse(deps, r, res, checked);
   const { opened, inst, root } = checked;
-  const kind = opened.stat.isDirectory() ? 'listing' : r.query.has('tail') ? 'tail' : 'file';
+  // A HEAD with `tail` is answered as a HEAD of the file: there is no body to follow.
+  const kind = opened.stat.isDirectory() ? 'listing' : r.query.has('tail') && req.method === 'GET' ? 'tail' : 'file';
   deps.logger.debug({ event: 'directory.request.served', instance_id: inst.instanceId, kind }, `directory: ${kind}`);
   if (kind === 'listing') return list(r, req, res, opened);
   if (kind === 'file') return sendFile(req, res, opened.handle, opened.path, opened.stat.size);
