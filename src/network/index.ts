@@ -45,7 +45,7 @@ export async function createNetworks(s: NetworkSetup): Promise<Networks> {
     mtu: c.mtu,
     appPort: c.appPort,
     mappedAddresses: [...new Set([s.localIp, '127.0.0.1'])],
-    bandwidth: s.bandwidth === null ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? 0 },
+    bandwidth: s.bandwidth === null ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? defaultBurst(s.bandwidth.rate) },
     commands,
     logger: s.logger,
     netnsDir: '/run/netns',
@@ -58,6 +58,11 @@ export async function createNetworks(s: NetworkSetup): Promise<Networks> {
     owns: (owner) => ownedId(tag, owner) !== null,
   });
   return { networks, ports };
+}
+
+/** 10 ms at the rate: above one timer tick at HZ 100, small against a second's transfer. */
+function defaultBurst(rate: number): number {
+  return Math.ceil(rate / 100);
 }
 
 function cidr(text: string): Cidr {

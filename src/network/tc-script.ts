@@ -16,7 +16,7 @@ export interface Bandwidth {
   readonly burst: number;
 }
 
-/** The smallest burst tbf accepts at a rate: one timer tick's worth, at least an MTU. */
+/** A burst tbf can work with: at least a full frame, and one timer tick (HZ 250) at the rate. */
 export function effectiveBurst(b: Bandwidth, mtu: number): number {
   return Math.max(b.burst, mtu + 100, Math.ceil(b.rate / 250));
 }

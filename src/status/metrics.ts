@@ -39,6 +39,9 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   perInstance('dea_instance_cpu_seconds', 'CPU time of the container since it started', (i) => (i.usage?.container ? i.usage.container.cpuNs / 1e9 : null));
   perInstance('dea_instance_pids', 'Processes in the container', (i) => i.usage?.container?.pids ?? null);
   perInstance('dea_instance_oom_kills', 'Processes the kernel OOM killer killed in the container', (i) => i.usage?.container?.oomKills ?? null);
+  // Container instances with a network of their own: the counters of their veth.
+  perInstance('dea_instance_network_rx_bytes', 'Bytes the instance received over its own network', (i) => i.usage?.container?.netRxBytes ?? null);
+  perInstance('dea_instance_network_tx_bytes', 'Bytes the instance sent over its own network', (i) => i.usage?.container?.netTxBytes ?? null);
   new Gauge({
     name: 'dea_instances',
     help: 'Instances by state',

@@ -76,9 +76,17 @@ function instanceRegistry(instances: readonly InstanceView[]): Record<string, Re
       used_memory_in_bytes: i.usage?.memBytes ?? 0,
       used_disk_in_bytes: i.usage?.diskBytes ?? 0,
       computed_pcpu: i.usage?.cpu ?? 0,
+      ...networkBytes(i),
     };
   }
   return out;
+}
+
+/** Bytes in and out of an instance's own network, where it has one. */
+function networkBytes(i: InstanceView): { network_rx_bytes?: number; network_tx_bytes?: number } {
+  const c = i.usage?.container;
+  if (c?.netRxBytes === undefined || c.netTxBytes === undefined) return {};
+  return { network_rx_bytes: c.netRxBytes, network_tx_bytes: c.netTxBytes };
 }
 
 /** v1: each running instance with its latest usage sample. */
