@@ -2,11 +2,15 @@
  * Composition root: load config, build the adapters, wire the agent, start and stop
  * in order. The only file that constructs concrete adapters; no business logic here.
  */
+import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from './agent/agent.js';
 import { ProcessBackend } from './backends/process/index.js';
 import { ContainerBackend, createContainerBackend } from './backends/container/index.js';
+import { poolBytes } from './backends/container/elastic-pool.js';
+import type { MemorySetup } from './backends/container/memory-pool.js';
+import { reclaimOnPressure } from './agent/memory-reclaim.js';
 import type { Ports } from './lifecycle/ports.js';
 import type { Backend } from './backends/types.js';
 import { connectNatsBus } from './bus/nats-bus.js';
@@ -139,6 +143,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     disk: new DiskMeter(),
     watched: () => watched(agent, layout),
     overQuota: (inst, reason) => void agent.ctx.lifecycle.kill(inst, reason),
+    memoryIsGuarantee: backend.kind === 'container' && config.backend.container.memoryPolicy === 'elastic',
     renice,
   });
   const startMs = clock.now();
@@ -159,6 +164,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   directory.listening(config.localIp, status.port);
   agent.start();
   monitor.start();
+  reclaimOnPressure(backend, agent, logger);
   agent.announce({ type: 'DEA', index: config.index, uuid: id, host, credentials, startMs });
   logger.info({ event: 'status.listening', port: status.port }, 'status server listening');
   // READY=1 only once the server has our subscriptions (and adoption, above, is done).
@@ -271,6 +277,8 @@ async function chooseBackend(
       defaultRootfs: config.stacks[0]?.packagePath ?? '/',
       appGroup: appUser?.gid ?? null,
       network: c.network?.enabled ? { config: c.network, bandwidth: config.instance.bandwidth ?? null, localIp: config.localIp } : undefined,
+      memory: memorySetup(config),
+      agentCpuShares: config.resources.reservedCpuShares,
       clock: systemClock,
       logger,
     });
@@ -283,7 +291,15 @@ async function chooseBackend(
   }
   logger.info({ event: 'backend.chosen', kind: 'process', asked: config.backend.kind }, 'backend: process');
   logger.info({ event: 'backend.network.shared' }, 'process backend: no network isolation (apps share the host network and listen on their host port)');
+  if (config.backend.container.memoryPolicy === 'elastic') logger.warn({ event: 'backend.memory.hard' }, 'process backend: memory_policy elastic and the reserved CPU shares need containers: ignored');
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
+}
+
+/** Elastic memory's pool: the apps' share of the node, within physical memory minus the reserve. */
+function memorySetup(config: AgentConfig): MemorySetup {
+  const r = config.resources;
+  const pool = poolBytes({ appsMb: r.memoryMb * r.memoryOvercommitFactor, reservedMb: r.reservedMemoryMb, physicalBytes: totalmem() });
+  return { policy: config.backend.container.memoryPolicy, poolBytes: pool, maxFactor: config.instance.elasticMaxFactor };
 }
 
 /** The network's port pool, when container instances have networks of their own. */

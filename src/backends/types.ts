@@ -102,4 +102,9 @@ export interface Backend {
    * that no adopted instance (`adopted`, by instance id) still uses.
    */
   sweep?(adopted: ReadonlySet<string>): Promise<void>;
+  /**
+   * Elastic memory (SPEC §5.2): calls `onShort` whenever the instances' shared pool runs
+   * short, so the agent can pick whom to kill. False when the backend has no such pool.
+   */
+  watchMemoryPool?(onShort: () => void): boolean;
 }

@@ -27,6 +27,8 @@ export interface MonitorDeps {
   watched(): Iterable<Watched>;
   /** Ends an instance over quota (the lifecycle does it); the monitor only decides. */
   overQuota(instance: Instance, reason: string): void;
+  /** Elastic memory: the memory quota is a guarantee, not a limit the monitor enforces. */
+  readonly memoryIsGuarantee?: boolean;
   renice(pids: readonly number[], nice: number): void;
 }
 
@@ -102,7 +104,7 @@ export class Monitor {
 
   private enforce(w: Watched, track: Track, sample: UsageSample, pids: readonly number[]): void {
     if (!APP_OWNED.has(w.instance.state)) return;
-    const breach = quotaBreach(w.instance.spec.limits, sample);
+    const breach = quotaBreach(w.instance.spec.limits, sample, this.deps.memoryIsGuarantee);
     if (breach !== null) {
       this.deps.overQuota(w.instance, breach);
       return;

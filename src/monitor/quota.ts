@@ -9,10 +9,12 @@ export const CPU_HOG_FRACTION = 0.5;
 
 /**
  * What a sample means for an instance's quotas (protocol §9.2), as a user-facing message,
- * or null. Memory first: an instance over both is reported for memory.
+ * or null. Memory first: an instance over both is reported for memory. With
+ * `memoryIsGuarantee` (elastic memory, SPEC §5.2) the memory quota is not a limit: the
+ * instance may borrow above it, its cgroup caps it, and the pool's reclaim decides.
  */
-export function quotaBreach(limits: Limits, sample: UsageSample): string | null {
-  if (sample.memBytes > limits.memMb * MIB) {
+export function quotaBreach(limits: Limits, sample: UsageSample, memoryIsGuarantee = false): string | null {
+  if (!memoryIsGuarantee && sample.memBytes > limits.memMb * MIB) {
     return `Memory limit of ${limits.memMb}M exceeded. Usage: ${mb(sample.memBytes)}M.`;
   }
   if (sample.diskBytes > limits.diskMb * MIB) {

@@ -118,12 +118,16 @@ function subdirs(dir: string): string[] {
 
 /**
  * Removes cgroup root `name` from every hierarchy of this host (an agent's
- * `backend.container.cgroup_root`), with whatever a failed test left in it.
+ * `backend.container.cgroup_root`), with whatever a failed test left in it, and the
+ * agent's own group beside it (`<name>-agent`).
  */
 export async function sweepCgroupRoot(name: string): Promise<void> {
   const { detectCgroupHost } = await import('../../../src/backends/container/index.js');
   const host = detectCgroupHost();
-  for (const h of [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])]) await sweep(join(h, name));
+  for (const h of [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])]) {
+    await sweep(join(h, name));
+    await sweep(join(h, `${name}-agent`));
+  }
 }
 
 /**
@@ -132,8 +136,8 @@ export async function sweepCgroupRoot(name: string): Promise<void> {
  */
 async function sweep(root: string): Promise<void> {
   if (!existsSync(root)) return;
-  for (const name of subdirs(root)) {
-    const dir = join(root, name);
+  // The root itself last: an agent's own group (`<root>-agent`) holds processes directly.
+  for (const dir of [...subdirs(root).map((name) => join(root, name)), root]) {
     try {
       // A frozen process takes no SIGKILL until thawed (v1 freezer).
       if (existsSync(join(dir, 'freezer.state'))) writeFileSync(join(dir, 'freezer.state'), 'THAWED');
@@ -147,11 +151,6 @@ async function sweep(root: string): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-  }
-  try {
-    rmdirSync(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -35,3 +35,13 @@ describe('nextNice', () => {
     expect(nextNice(0, 0.1)).toBeNull();
   });
 });
+
+describe('quotaBreach under elastic memory', () => {
+  it('leaves memory above the quota alone (a guarantee, not a limit) but still enforces disk', () => {
+    const limits = { memMb: 64, diskMb: 10, fds: 1024 };
+    const over = { time: 0, cpu: 0, memBytes: 100 * 1024 * 1024, diskBytes: 0 };
+    expect(quotaBreach(limits, over)).toMatch(/^Memory limit of 64M exceeded/);
+    expect(quotaBreach(limits, over, true)).toBeNull();
+    expect(quotaBreach(limits, { ...over, diskBytes: 20 * 1024 * 1024 }, true)).toMatch(/^Disk usage limit of 10M exceeded/);
+  });
+});

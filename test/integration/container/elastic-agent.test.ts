@@ -1,0 +1,74 @@
+/**
+ * Elastic memory through the real agent (SPEC §5.2): a pool of 180 MB; an instance with
+ * a 64 MB guarantee borrows up to ~118 MB and keeps running while there is room; a second
+ * one grows within its own 96 MB guarantee until the pool is full; the agent, not the
+ * kernel, ends the borrower as CRASHED with the reclaim description, the other keeps
+ * running, and the agent is never touched. The agent sits in its own CPU group.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { detectCgroupHost } from '../../../src/backends/container/index.js';
+import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
+import { roundTrip } from '../../support/round-trip.js';
+import { sweepCgroupRoot, waitFor } from './harness.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
+const CGROUP_ROOT = `dea-elastic-it-${randomBytes(4).toString('hex')}`;
+const MIB = 1024 * 1024;
+let s: AgentSuite;
+
+beforeAll(async () => {
+  s = await agentSuite({
+    backend: { kind: 'container', container: { cgroup_root: CGROUP_ROOT, memory_policy: 'elastic', network: { enabled: false } } },
+    resources: { memory_mb: 180, reserved_memory_mb: 256, reserved_cpu_shares: 512 },
+    instance: { stop_grace_secs: 2, elastic: { max_factor: 2.5 } },
+    monitor: { interval_ms: 250 },
+  });
+}, 60_000);
+afterAll(async () => {
+  await s?.close();
+  await sweepCgroupRoot(CGROUP_ROOT);
+});
+
+const memOf = async (app: string) => ((await s.find({ droplet: app, include_stats: true }))[0]?.stats?.usage?.mem as number | undefined) ?? 0;
+
+it('reclaims from the instance furthest above its guarantee when the pool fills, and only from it', async () => {
+  const exits = s.bus.record('droplet.exited');
+  const regs = s.bus.record('router.register');
+  await Promise.all([exits.ready(), regs.ready()]);
+  // A few MB of Node plus 110 MB: about 118 MB against a 64 MB guarantee.
+  await s.start('memory-hog', 'el-borrower', { limits: { mem: 64, disk: 256, fds: 1024 }, env: ['HOG_MAX_MB=110', 'HOG_STEP_MB=10'] });
+  await regs.waitFor((m) => m.data.app === 'el-borrower', 60_000);
+  await waitFor(async () => expect(await memOf('el-borrower')).toBeGreaterThan(100 * MIB), 60_000);
+  const [borrower] = await s.find({ droplet: 'el-borrower' });
+  expect(borrower.state).toBe('RUNNING');
+  // Within its 96 MB guarantee (about 83 MB), but together they pass the 180 MB pool.
+  await s.start('memory-hog', 'el-modest', { limits: { mem: 96, disk: 256, fds: 1024 }, env: ['HOG_MAX_MB=75', 'HOG_STEP_MB=10'] });
+  const exit = await exits.waitFor((m) => m.data.droplet === 'el-borrower', 60_000);
+  expect(exit.data.reason).toBe('CRASHED');
+  expect(exit.data.exit_description).toMatch(/^out of memory: reclaimed for other instances \(used \d+ MB of a 64 MB guarantee\)$/);
+  const used = Number(/used (\d+) MB/.exec(exit.data.exit_description)![1]);
+  expect(used).toBeGreaterThan(64);
+  // The modest one finishes its growth and runs on; nothing else was reclaimed.
+  await regs.waitFor((m) => m.data.app === 'el-modest', 60_000);
+  await waitFor(async () => expect(await memOf('el-modest')).toBeGreaterThan(70 * MIB), 60_000);
+  const [modest] = await s.find({ droplet: 'el-modest' });
+  expect(modest.state).toBe('RUNNING');
+  await roundTrip(s.bus, s.agent.id);
+  expect(exits.all().filter((m) => m.data.droplet === 'el-modest')).toEqual([]);
+  // The reason is in the crashed instance's stderr.log too.
+  const stderr = join(s.agent.baseDir, 'crashes', exit.data.instance, 'logs', 'stderr.log');
+  await waitFor(() => expect(existsSync(stderr) && readFileSync(stderr, 'utf8')).toContain('reclaimed for other instances'), 15_000);
+  exits.stop();
+  regs.stop();
+}, 180_000);
+
+it('keeps the agent in a CPU group of its own with the reserved shares', () => {
+  const cpu = detectCgroupHost().v1.get('cpu');
+  expect(cpu, 'needs the cgroup v1 cpu controller').toBeDefined();
+  const procs = readFileSync(join(cpu!, `${CGROUP_ROOT}-agent`, 'cgroup.procs'), 'utf8').split('\n');
+  expect(procs).toContain(String(s.agent.child.pid));
+  expect(readFileSync(join(cpu!, `${CGROUP_ROOT}-agent`, 'cpu.shares'), 'utf8').trim()).toBe('512');
+});
