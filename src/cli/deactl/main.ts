@@ -32,11 +32,16 @@ function common(cmd: Command): Command {
     .option('--json', 'print JSON for scripts instead of text', false);
 }
 
-/** The value given on the verb or before it (`deactl --json ls`), else the default. */
+/**
+ * The value given on the command line, before or after the verb (`deactl --json ls`),
+ * else from the environment (DEA_NATS), else the default.
+ */
 function given(cmd: Command, key: string): unknown {
-  for (let c: Command | null = cmd; c; c = c.parent) {
-    const source = c.getOptionValueSource(key);
-    if (source !== undefined && source !== 'default') return c.getOptionValue(key);
+  const chain: Command[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) chain.push(c);
+  for (const wanted of ['cli', 'env']) {
+    const c = chain.find((x) => x.getOptionValueSource(key) === wanted);
+    if (c) return c.getOptionValue(key);
   }
   return cmd.getOptionValue(key);
 }
@@ -91,18 +96,18 @@ export function buildProgram(): Command {
     .description("stop an app's instances (all, or the given indices)")
     .argument('<app>')
     .option('--index <i>', 'only this index (repeatable)', collect(positiveInt('--index', 0)));
-  verb(program, 'scale', async () => async (app: string, n: string, o: any, g: GlobalOptions) => (await import('./verbs/scale.js')).scale(app, positiveInt('N', 0)(n), o.timeout, g))
+  verb(program, 'scale', async () => async (app: string, n: number, o: any, g: GlobalOptions) => (await import('./verbs/scale.js')).scale(app, n, o.timeout, g))
     .description('start or stop instances so that the app has N')
     .argument('<app>')
-    .argument('<n>', 'the number of instances wanted')
+    .argument('<n>', 'the number of instances wanted', positiveInt('N', 0))
     .option('--timeout <secs>', 'give up waiting for new instances after this long', positiveInt('--timeout'), 180);
   verb(program, 'watch', async () => async (subjects: string[], _o: unknown, g: GlobalOptions) => (await import('./verbs/watch.js')).watch(subjects, g))
     .description('print bus traffic as it happens, credentials masked (Ctrl-C stops)')
     .argument('[subjects...]', 'subjects to watch, wildcards allowed (default: all)');
-  verb(program, 'files', async () => async (app: string, index: string, path: string | undefined, _o: unknown, g: GlobalOptions) => (await import('./verbs/files.js')).files(app, positiveInt('INDEX', 0)(index), path, g))
+  verb(program, 'files', async () => async (app: string, index: number, path: string | undefined, _o: unknown, g: GlobalOptions) => (await import('./verbs/files.js')).files(app, index, path, g))
     .description("list a directory or print a file of an instance (through the agent's signed URL)")
     .argument('<app>')
-    .argument('<index>')
+    .argument('<index>', 'instance index', positiveInt('INDEX', 0))
     .argument('[path]', 'path inside the instance (default: its top directory)');
   verb(program, 'logs', async () => async (app: string, o: any, g: GlobalOptions) => (await import('./verbs/logs.js')).logs(app, o.index ?? 0, o.follow === true, g))
     .description("print an instance's stdout and stderr logs; --follow keeps streaming")

@@ -3,6 +3,7 @@
  * nats-server: placement by stack, capacity, zone spread and fewest instances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestClient } from '../../support/bus-client.js';
 import { eventually } from '../../support/eventually.js';
 import { FIXTURES, startFleet, type Fleet } from './fleet.js';
 
@@ -99,4 +100,40 @@ describe('deactl ls, stop, scale', () => {
     expect(i.code).toBe(1);
     expect(i.stderr).toContain('has no instance 7');
   }, 60_000);
+});
+
+describe('deactl push of an app that runs', () => {
+  it('replaces it one index at a time: the route always keeps a backend', async () => {
+    const bus = await connectTestClient(fleet.nats.url);
+    try {
+      const routes = bus.record('router.*');
+      await routes.ready();
+      const first = await fleet.json<any>(['push', APP, '--name', 'roll', '--instances', '2', '--uri', 'roll.test']);
+      const second = await fleet.json<any>(['push', APP, '--name', 'roll', '--instances', '2', '--uri', 'roll.test', '--env', 'V=2']);
+      expect(second.version).not.toBe(first.version);
+      const ls = await eventually(async () => {
+        const l = await fleet.json<any[]>(['ls', 'roll']);
+        return l.length === 2 && l;
+      }, 20_000, 'old instances gone');
+      expect(ls.map((i) => [i.index, i.version, i.state])).toEqual([
+        [0, second.version, 'RUNNING'],
+        [1, second.version, 'RUNNING'],
+      ]);
+      // Replay the route table: from the first registration on, roll.test never had no backend.
+      const backends = new Set<string>();
+      let emptied = false;
+      for (const m of routes.all().filter((r) => r.data.uris?.includes('roll.test'))) {
+        const key = `${m.data.host}:${m.data.port}`;
+        if (m.subject === 'router.register') backends.add(key);
+        else {
+          backends.delete(key);
+          if (backends.size === 0) emptied = true;
+        }
+      }
+      expect(emptied).toBe(false);
+      expect(backends.size).toBe(2);
+    } finally {
+      await bus.close();
+    }
+  }, 180_000);
 });
