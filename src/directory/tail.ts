@@ -72,35 +72,23 @@ export type TailEnd = 'aborted' | 'not-served';
 
 export async function tailFile(res: ServerResponse, first: TailTarget, opts: TailOptions): Promise<TailEnd> {
   let target = first;
-  let pos = opts.offset === null ? first.stat.size : Math.min(opts.offset, first.stat.size);
-  const buf = Buffer.allocUnsafe(CHUNK);
-  // The bytes just before `pos`: what was sent last (or, from an offset, what precedes it).
-  let mark = await readMark(first.handle, pos);
+  const start = opts.offset === null ? first.stat.size : Math.min(opts.offset, first.stat.size);
+  // `mark`: the bytes just before `pos` (what was sent last, or what precedes the offset).
+  const at: Position = { pos: start, mark: await readMark(first.handle, start) };
   res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   res.flushHeaders();
   try {
     while (!opts.signal.aborted) {
-      const st = await target.handle.stat();
-      if (st.size < pos || !(await markInPlace(target.handle, mark, pos))) pos = 0;
-      while (pos < st.size && !opts.signal.aborted) {
-        const { bytesRead } = await target.handle.read(buf, 0, Math.min(CHUNK, st.size - pos), pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        const chunk = Buffer.from(buf.subarray(0, bytesRead));
-        mark = Buffer.concat([mark, chunk]).subarray(-MARK);
-        if (!res.write(chunk)) await drained(res, opts.signal);
-      }
-      // Read what was written up to now before giving up on an instance that stopped.
+      const st = await sendAppended(res, target.handle, at, opts.signal);
+      // What was written up to now is sent before giving up on an instance that stopped.
       if (!opts.stillServed()) return 'not-served';
-      if (await replaced(st, target.path)) {
-        const next = await opts.reopen();
-        if (next !== null) {
-          await target.handle.close();
-          target = next;
-          pos = 0;
-          mark = Buffer.alloc(0);
-          continue;
-        }
+      const next = (await replaced(st, target.path)) ? await opts.reopen() : null;
+      if (next !== null) {
+        await target.handle.close();
+        target = next;
+        at.pos = 0;
+        at.mark = Buffer.alloc(0);
+        continue;
       }
       await pause(opts.pollMs ?? TAIL_POLL_MS, opts.signal);
     }
@@ -109,6 +97,41 @@ export async function tailFile(res: ServerResponse, first: TailTarget, opts: Tai
     await target.handle.close().catch(() => undefined);
     res.end();
   }
+}
+
+interface Position {
+  pos: number;
+  mark: Buffer;
+}
+
+function restart(at: Position): void {
+  at.pos = 0;
+  at.mark = Buffer.alloc(0);
+}
+
+/**
+ * Sends what the file holds past `at`, and returns the stat it went by. Each chunk is
+ * checked after it is read: if the bytes before it moved meanwhile, the file was truncated
+ * under the read and the chunk may be the new content's middle, so it is dropped and the
+ * file read again from its start.
+ */
+async function sendAppended(res: ServerResponse, handle: FileHandle, at: Position, signal: AbortSignal): Promise<Stats> {
+  const st = await handle.stat();
+  if (st.size < at.pos || !(await markInPlace(handle, at.mark, at.pos))) restart(at);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  while (at.pos < st.size && !signal.aborted) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK, st.size - at.pos), at.pos);
+    if (bytesRead === 0) break;
+    if (!(await markInPlace(handle, at.mark, at.pos))) {
+      restart(at);
+      break;
+    }
+    const chunk = Buffer.from(buf.subarray(0, bytesRead));
+    at.pos += bytesRead;
+    at.mark = Buffer.concat([at.mark, chunk]).subarray(-MARK);
+    if (!res.write(chunk)) await drained(res, signal);
+  }
+  return st;
 }
 
 async function readMark(handle: FileHandle, pos: number): Promise<Buffer> {
