@@ -135,6 +135,8 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   });
   await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
   if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger);
+  // Elastic memory (SPEC §5.2): quotas are guarantees; containers only.
+  const elastic = backend.kind === 'container' && config.backend.container.memoryPolicy === 'elastic';
   const monitor = new Monitor({
     clock, logger,
     intervalMs: config.monitor.intervalMs,
@@ -143,11 +145,11 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     disk: new DiskMeter(),
     watched: () => watched(agent, layout),
     overQuota: (inst, reason) => void agent.ctx.lifecycle.kill(inst, reason),
-    memoryIsGuarantee: backend.kind === 'container' && config.backend.container.memoryPolicy === 'elastic',
+    memoryIsGuarantee: elastic,
     renice,
   });
   const startMs = clock.now();
-  const source = statusSource(agent, config, monitor);
+  const source = statusSource(agent, config, monitor, elastic);
   const metrics = createMetrics(source);
   const cpu = processCpuMeter();
   let host = '';
@@ -228,9 +230,10 @@ function* watched(agent: Agent, layout: Layout): Iterable<Watched> {
   }
 }
 
-function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor): StatusSource {
+function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor, elastic: boolean): StatusSource {
   const capacity = capacityOf(config.resources);
   return {
+    memoryIsGuarantee: () => elastic,
     instances: () => agent.registry.all(),
     capacity: () => capacity,
     reservations: () => reservations(capacity, agent.registry),

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { INSTANCE_STATES } from '../instance/types.js';
-import type { StatusSource } from './source.js';
+import { borrowedBytes, type StatusSource } from './source.js';
 
 const MIB = 1024 * 1024;
 
@@ -42,6 +42,10 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   // Container instances with a network of their own: the counters of their veth.
   perInstance('dea_instance_network_rx_bytes', 'Bytes the instance received over its own network', (i) => i.usage?.container?.netRxBytes ?? null);
   perInstance('dea_instance_network_tx_bytes', 'Bytes the instance sent over its own network', (i) => i.usage?.container?.netTxBytes ?? null);
+  // Elastic memory only: the quota is a guarantee, and an instance may borrow above it.
+  const elastic = () => source.memoryIsGuarantee?.() === true;
+  perInstance('dea_instance_memory_guarantee_bytes', 'Memory guaranteed to the instance (its quota, under elastic memory)', (i) => (elastic() ? i.spec.limits.memMb * MIB : null));
+  perInstance('dea_instance_memory_borrowed_bytes', 'Memory the instance uses above its guarantee', (i) => (elastic() && i.usage ? borrowedBytes(i) : null));
   new Gauge({
     name: 'dea_instances',
     help: 'Instances by state',
@@ -67,6 +71,9 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   scalar('dea_capacity_disk_bytes', 'Disk capacity with overcommit', () => source.capacity().diskMb * MIB);
   scalar('dea_reserved_memory_bytes', 'Memory reserved by instances', () => source.reservations().reservedMemoryMb * MIB);
   scalar('dea_reserved_disk_bytes', 'Disk reserved by instances', () => source.reservations().reservedDiskMb * MIB);
+  scalar('dea_memory_borrowed_bytes', 'Memory all instances use above their guarantees (elastic memory)', () =>
+    elastic() ? source.instances().reduce((sum, i) => sum + borrowedBytes(i), 0) : null,
+  );
   scalar('dea_monitor_tick_wall_seconds', 'Wall time of the last monitor tick', () => msToS(source.lastTick()?.wallMs));
   scalar('dea_monitor_tick_cpu_seconds', 'CPU time of the last monitor tick', () => msToS(source.lastTick()?.cpuMs));
   scalar('dea_monitor_tick_disk_wall_seconds', 'Part of the last tick spent measuring disk', () => msToS(source.lastTick()?.diskWallMs));

@@ -19,4 +19,14 @@ export interface StatusSource {
   capacity(): Capacity;
   reservations(): Reservations;
   lastTick(): TickCost | null;
+  /**
+   * Elastic memory (SPEC §5.2): quotas are guarantees and instances may borrow above
+   * them; absent or false under hard limits.
+   */
+  memoryIsGuarantee?(): boolean;
+}
+
+/** What an instance uses above its memory guarantee (0 within it). */
+export function borrowedBytes(i: InstanceView): number {
+  return Math.max(0, (i.usage?.memBytes ?? 0) - i.spec.limits.memMb * 1024 * 1024);
 }

@@ -1,7 +1,7 @@
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { InstanceView } from '../instance/types.js';
 import { epochSeconds, rubyTime, uptimeString } from '../protocol/index.js';
-import type { StatusSource } from './source.js';
+import { borrowedBytes, type StatusSource } from './source.js';
 
 export interface VarzContext {
   readonly uuid: string;
@@ -22,6 +22,7 @@ export function buildVarz(source: StatusSource, ctx: VarzContext, nowMs: number,
   const r = source.reservations();
   const instances = source.instances();
   const used = instances.reduce((sum, i) => sum + (i.usage?.memBytes ?? 0), 0);
+  const elastic = source.memoryIsGuarantee?.() === true;
   return {
     type: 'DEA',
     index: ctx.index,
@@ -39,13 +40,15 @@ export function buildVarz(source: StatusSource, ctx: VarzContext, nowMs: number,
     apps_max_memory: cap.memoryMb,
     apps_reserved_memory: r.reservedMemoryMb,
     apps_used_memory: Math.floor(used / MIB),
+    memory_policy: elastic ? 'elastic' : 'hard',
+    ...(elastic ? { apps_borrowed_memory: Math.floor(instances.reduce((sum, i) => sum + borrowedBytes(i), 0) / MIB) } : {}),
     num_apps: instances.length,
     stacks: [...ctx.stacks],
     available_memory_ratio: ratio(r.availableMemoryMb, cap.memoryMb),
     available_disk_ratio: ratio(r.availableDiskMb, cap.diskMb),
     can_stage: 0,
     reservable_stagers: 0,
-    instance_registry: instanceRegistry(instances),
+    instance_registry: instanceRegistry(instances, elastic),
     running_apps: instances.filter((i) => i.state === 'RUNNING').map(runningApp),
     backend: ctx.backend,
     monitor: source.lastTick(),
@@ -57,7 +60,7 @@ function ratio(available: number, capacity: number): number {
 }
 
 /** v2: app id → instance id → attributes (no services, environment or droplet uri). */
-function instanceRegistry(instances: readonly InstanceView[]): Record<string, Record<string, unknown>> {
+function instanceRegistry(instances: readonly InstanceView[], elastic: boolean): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const i of instances) {
     (out[i.spec.applicationId] ??= {})[i.instanceId] = {
@@ -77,6 +80,7 @@ function instanceRegistry(instances: readonly InstanceView[]): Record<string, Re
       used_disk_in_bytes: i.usage?.diskBytes ?? 0,
       computed_pcpu: i.usage?.cpu ?? 0,
       ...networkBytes(i),
+      ...(elastic ? { memory_guarantee_in_bytes: i.spec.limits.memMb * MIB, borrowed_memory_in_bytes: borrowedBytes(i) } : {}),
     };
   }
   return out;

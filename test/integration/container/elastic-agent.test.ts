@@ -44,6 +44,19 @@ it('reclaims from the instance furthest above its guarantee when the pool fills,
   await waitFor(async () => expect(await memOf('el-borrower')).toBeGreaterThan(100 * MIB), 60_000);
   const [borrower] = await s.find({ droplet: 'el-borrower' });
   expect(borrower.state).toBe('RUNNING');
+  // varz and /metrics show it borrowing above its guarantee.
+  const [disc] = await s.bus.request('vcap.component.discover', {}, { expect: 1 });
+  const [user, pass] = disc.credentials as [string, string];
+  const headers = { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+  const varz = (await (await fetch(`http://${disc.host}/varz`, { headers })).json()) as any;
+  expect(varz.memory_policy).toBe('elastic');
+  expect(varz.apps_borrowed_memory).toBeGreaterThan(0);
+  const entry = varz.instance_registry['el-borrower'][borrower.instance];
+  expect(entry.memory_guarantee_in_bytes).toBe(64 * MIB);
+  expect(entry.borrowed_memory_in_bytes).toBeGreaterThan(0);
+  const metrics = await (await fetch(`http://${disc.host}/metrics`, { headers })).text();
+  expect(metrics).toMatch(/^dea_instance_memory_borrowed_bytes\{[^}]*app="el-borrower"[^}]*\} [1-9]\d*$/m);
+  expect(metrics).toMatch(/^dea_memory_borrowed_bytes [1-9]\d*$/m);
   // Within its 96 MB guarantee (about 83 MB), but together they pass the 180 MB pool.
   await s.start('memory-hog', 'el-modest', { limits: { mem: 96, disk: 256, fds: 1024 }, env: ['HOG_MAX_MB=75', 'HOG_STEP_MB=10'] });
   const exit = await exits.waitFor((m) => m.data.droplet === 'el-borrower', 60_000);
