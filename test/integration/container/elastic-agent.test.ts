@@ -85,3 +85,30 @@ it('keeps the agent in a CPU group of its own with the reserved shares', () => {
   expect(procs).toContain(String(s.agent.child.pid));
   expect(readFileSync(join(cpu!, `${CGROUP_ROOT}-agent`, 'cpu.shares'), 'utf8').trim()).toBe('512');
 });
+
+it('keeps its heartbeat interval within 10 % while its instances burn every core', async () => {
+  const root = `${CGROUP_ROOT}-cpu`;
+  try {
+    const agent = await s.startAgent({ config: { backend: { kind: 'container', container: { cgroup_root: root, network: { enabled: false } } }, intervals: { heartbeat: 1 } } });
+    const regs = s.bus.record('router.register');
+    await regs.ready();
+    // One more burner than this machine has cores.
+    const burners = ['el-burn-1', 'el-burn-2', 'el-burn-3'];
+    for (const app of burners) await s.startOn(agent, 'busy-cpu', app, { limits: { mem: 64, disk: 256, fds: 1024 } });
+    for (const app of burners) await regs.waitFor((m) => m.data.app === app && m.data.dea === agent.id, 60_000);
+    regs.stop();
+    const beats = s.bus.record('dea.heartbeat');
+    await beats.ready();
+    await beats.waitFor(() => beats.all().filter((m) => m.data.dea === agent.id).length >= 13, 60_000);
+    const times = beats.all().filter((m) => m.data.dea === agent.id).map((m) => m.receivedAt);
+    beats.stop();
+    const intervals = times.slice(1).map((t, i) => t - times[i]!);
+    for (const ms of intervals) {
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThanOrEqual(1100);
+    }
+    expect(await agent.stop()).toBe(0);
+  } finally {
+    await sweepCgroupRoot(root);
+  }
+}, 180_000);
