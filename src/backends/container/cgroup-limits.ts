@@ -93,3 +93,22 @@ export function sharesToWeight(shares: number): number {
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, Math.round(v)));
 }
+
+/**
+ * The memory writes that move an existing group to `limits` from whatever it had (an
+ * agent restarted with another memory policy adopts it): memsw unlimited first, so
+ * limit ≤ memsw holds at every step, then the limits, the soft limit set or cleared.
+ */
+export function v1MemoryRewrites(limits: CgroupLimits, hasMemsw: boolean): CgroupWrite[] {
+  const mem = String(limits.memBytes);
+  const writes: CgroupWrite[] = [];
+  if (hasMemsw) writes.push(['memory.memsw.limit_in_bytes', '-1']);
+  writes.push(['memory.limit_in_bytes', mem]);
+  if (hasMemsw) writes.push(['memory.memsw.limit_in_bytes', mem]);
+  writes.push(['memory.soft_limit_in_bytes', limits.memSoftBytes === undefined ? '-1' : String(limits.memSoftBytes)], ['memory.oom_control', '0']);
+  return writes;
+}
+
+export function v2MemoryRewrites(limits: CgroupLimits): CgroupWrite[] {
+  return [['memory.max', String(limits.memBytes)], ['memory.low', String(limits.memSoftBytes ?? 0)]];
+}

@@ -5,7 +5,7 @@ import { sleep, type Clock } from '../../platform/clock.js';
 import type { CgroupDirs } from '../../monitor/cgroup-reader.js';
 import { parseOomKills } from '../../monitor/proc-parse.js';
 import { closeQuietly, openOrNull, ReadBuffer } from '../../monitor/pseudo-file.js';
-import { v1Writes, v2Writes, type CgroupLimits, type CgroupWrite, type V1Controller } from './cgroup-limits.js';
+import { v1MemoryRewrites, v1Writes, v2MemoryRewrites, v2Writes, type CgroupLimits, type CgroupWrite, type V1Controller } from './cgroup-limits.js';
 import type { CgroupHost } from './cgroup-host.js';
 
 const NAME = /^[0-9a-f]{32}$/;
@@ -51,6 +51,20 @@ export class InstanceCgroups {
     for (const mount of host.v1.values()) dirs.set(mount, join(mount, root, name));
     const unifiedDir = host.unified === null ? null : join(host.unified, root, name);
     return new InstanceCgroups(host, dirs, unifiedDir, clock);
+  }
+
+  /**
+   * Moves the group's memory limits to `limits` (an adopted instance under a changed
+   * memory policy). Lowering a limit below what the group uses fails (EBUSY): the caller
+   * decides what that means.
+   */
+  rewriteMemory(limits: CgroupLimits): void {
+    const memory = this.host.v1.get('memory');
+    if (memory !== undefined) {
+      for (const [file, value] of v1MemoryRewrites(limits, this.host.hasMemsw)) writeFileSync(join(this.dirs.get(memory)!, file), value);
+    } else if (this.unifiedDir !== null && this.host.v2Controllers.has('memory')) {
+      for (const [file, value] of v2MemoryRewrites(limits)) writeFileSync(join(this.unifiedDir, file), value);
+    }
   }
 
   /** The cgroup.procs files the container's init writes itself into, first thing. */

@@ -49,3 +49,22 @@ describe('the elastic memory pool', () => {
     expect(v2Writes(limits, new Set(['memory']), false)).toEqual([['memory.max', String(128 * MIB)], ['memory.low', String(64 * MIB)]]);
   });
 });
+
+describe('rewriting an adopted group\'s memory for another policy', () => {
+  it('v1: memsw unlimited first, then the new limits, the soft limit set or cleared', async () => {
+    const { v1MemoryRewrites, v2MemoryRewrites } = await import('../../../../src/backends/container/cgroup-limits.js');
+    expect(v1MemoryRewrites({ memBytes: 64 * MIB, cpuShares: 8, pidsMax: 1 }, true)).toEqual([
+      ['memory.memsw.limit_in_bytes', '-1'],
+      ['memory.limit_in_bytes', String(64 * MIB)],
+      ['memory.memsw.limit_in_bytes', String(64 * MIB)],
+      ['memory.soft_limit_in_bytes', '-1'],
+      ['memory.oom_control', '0'],
+    ]);
+    expect(v1MemoryRewrites({ memBytes: 128 * MIB, memSoftBytes: 64 * MIB, cpuShares: 8, pidsMax: 1 }, false)).toEqual([
+      ['memory.limit_in_bytes', String(128 * MIB)],
+      ['memory.soft_limit_in_bytes', String(64 * MIB)],
+      ['memory.oom_control', '0'],
+    ]);
+    expect(v2MemoryRewrites({ memBytes: 64 * MIB, cpuShares: 8, pidsMax: 1 })).toEqual([['memory.max', String(64 * MIB)], ['memory.low', '0']]);
+  });
+});
