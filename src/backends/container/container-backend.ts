@@ -110,9 +110,24 @@ export class ContainerBackend implements Backend {
     const uid = Number(handle.uid);
     const cgroups = InstanceCgroups.locate(this.opts.host, this.opts.cgroupRoot, String(handle.cgroup), this.opts.clock);
     const net = this.recoverNetwork(handle);
+    this.adoptMemoryPolicy(cgroups, handle);
     const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, hostIf: net?.names.hostIf ?? null, release: this.releaser(uid, net) };
     const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
+  }
+
+  /**
+   * An adopted instance gets the limits of this agent's memory policy, which may not be
+   * the one it started under: switching policy takes an agent restart, not a redeploy.
+   */
+  private adoptMemoryPolicy(cgroups: InstanceCgroups, handle: BackendHandle): void {
+    if (typeof handle.memMb !== 'number') return; // launched before the handle said
+    const limits = limitsOf({ limits: { memMb: handle.memMb, cpuShares: 2, nproc: 1 } } as LaunchSpec, this.opts.memory);
+    try {
+      cgroups.rewriteMemory(limits);
+    } catch (err) {
+      this.opts.logger.warn({ event: 'backend.memory.readopt_failed', instance_id: String(handle.cgroup), err: String(err) }, 'an adopted instance keeps its earlier memory limits');
+    }
   }
 
   /** An adopted instance's network, its subnet held again (its port is claimed by the lifecycle). */
@@ -180,7 +195,7 @@ export class ContainerBackend implements Backend {
     const { child, initPid } = await this.withNetwork(launching, spec, cgroups, net);
     const pid = child.pid as number;
     const handle: BackendHandle = {
-      kind: 'container', runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid), initPid, uid, cgroup: spec.instanceId,
+      kind: 'container', runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid), initPid, uid, cgroup: spec.instanceId, memMb: spec.limits.memMb,
       ...(net === null ? {} : { netSubnet: net.subnet.network, netShaped: net.shaped ? 1 : 0 }),
     };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
