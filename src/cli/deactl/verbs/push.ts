@@ -33,9 +33,15 @@ export const FDS = 1024;
 export async function push(dropletArg: string, opts: PushOptions, g: GlobalOptions): Promise<number> {
   const out = new Output(g.json);
   const droplet = await loadDroplet(dropletArg);
+  // Ctrl-C mid-push: what started keeps running (deactl ls shows it); the packed copy goes.
+  const interrupted = () => void droplet.dispose().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     return await withSession(g.nats, (s) => pushWith(s, droplet, opts, out));
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await droplet.dispose();
   }
 }
