@@ -1,0 +1,154 @@
+/**
+ * Elastic memory and the agent's CPU group (issue 15's benchmark; `npm run bench:elastic`):
+ * - reclaim latency: on this host's real cgroups, a pool that a borrower and a modest
+ *   instance fill; the time from the pool going short (`under_oom 1`, watched every
+ *   millisecond by the bench) to the borrower's death by the agent's own PoolPressure
+ *   (50 ms poll) and Reclaimer; goal under 200 ms;
+ * - heartbeat jitter: a real agent with a 1 s heartbeat and three CPU-burning container
+ *   instances on this 2-core machine, with `reserved_cpu_shares` 1024 (the default) and
+ *   2 (next to nothing: as if the agent had no group of its own).
+ * Writes bench/results/elastic.json; removes everything it made.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { detectCgroupHost } from '../src/backends/container/cgroup-host.js';
+import { InstanceCgroups, prepareCgroupRoot } from '../src/backends/container/cgroups.js';
+import { elasticLimits } from '../src/backends/container/elastic-pool.js';
+import { applyMemoryPolicy, openPoolProbe } from '../src/backends/container/memory-pool.js';
+import { PoolPressure } from '../src/backends/container/pool-pressure.js';
+import { Reclaimer } from '../src/monitor/reclaimer.js';
+import { systemClock } from '../src/platform/clock.js';
+import { silentLogger } from '../src/platform/logger.js';
+import { startAgent } from '../test/support/agent-process.js';
+import { connectTestClient } from '../test/support/bus-client.js';
+import { buildDroplet, serveDroplets } from '../test/support/droplets.js';
+import { startNatsServer } from '../test/support/nats-server.js';
+import { startMessage } from '../test/support/agent-process.js';
+import { sweepCgroupRoot } from '../test/integration/container/harness.js';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import { Cleanup } from './cleanup.js';
+import { round, summarize } from './stats.js';
+
+const MIB = 1024 * 1024;
+const RUNS = 10;
+const RESULTS = fileURLToPath(new URL('./results/elastic.json', import.meta.url));
+const host = detectCgroupHost();
+
+function progress(line: string): void {
+  process.stderr.write(`[bench:elastic ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function hog(cg: InstanceCgroups, mb: number, children: ChildProcess[]): Promise<void> {
+  const joins = cg.procsFiles().map((f) => `echo $$ > ${f}`).join('; ');
+  const child = spawn('sh', ['-c', `${joins}; exec python3 -c 'import time; x=bytearray(${mb}*1024*1024); time.sleep(600)'`], { stdio: 'ignore' });
+  children.push(child);
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** One run: ms from the pool going short to the borrower's death by the agent's reclaim. */
+async function reclaimOnce(root: string, children: ChildProcess[]): Promise<number> {
+  const pool = 120 * MIB;
+  const limits = (mb: number) => ({ ...elasticLimits(mb, 2.5, pool), cpuShares: 8, pidsMax: 64 });
+  const borrower = await InstanceCgroups.create(host, root, randomBytes(16).toString('hex'), limits(48), systemClock);
+  const modest = await InstanceCgroups.create(host, root, randomBytes(16).toString('hex'), limits(48), systemClock);
+  const probe = openPoolProbe(host, root, pool)!;
+  const pressure = new PoolPressure(probe, systemClock);
+  try {
+    const borrowerGone = hog(borrower, 80, children).then(() => performance.now());
+    while (Number(readFileSync(join(host.v1.get('memory')!, root, 'memory.usage_in_bytes'), 'utf8')) < 80 * MIB) await new Promise((r) => setTimeout(r, 5));
+    const reclaimer = new Reclaimer<InstanceCgroups>({
+      candidates: () => [
+        { subject: borrower, candidate: { instanceId: 'borrower', guaranteeBytes: 48 * MIB, usedBytes: 80 * MIB, startedAtMs: 0 } },
+        { subject: modest, candidate: { instanceId: 'modest', guaranteeBytes: 48 * MIB, usedBytes: 45 * MIB, startedAtMs: 1 } },
+      ],
+      kill: (cg) => cg.killAll(),
+      logger: silentLogger(),
+    });
+    pressure.start(() => reclaimer.onShort());
+    void hog(modest, 45, children);
+    const oomFile = join(host.v1.get('memory')!, root, 'memory.oom_control');
+    let shortAt = 0;
+    while (shortAt === 0) {
+      if (/under_oom 1/.test(readFileSync(oomFile, 'utf8'))) shortAt = performance.now();
+      else await new Promise((r) => setImmediate(r));
+    }
+    return (await borrowerGone) - shortAt;
+  } finally {
+    pressure.stop();
+    await borrower.killAll();
+    await modest.killAll();
+    await borrower.remove();
+    await modest.remove();
+  }
+}
+
+async function reclaimLatency(cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const root = `dea-bench-elastic-${process.pid}`;
+  const children: ChildProcess[] = [];
+  cleanup.defer('kill the hogs', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+  cleanup.defer('remove the cgroup root', () => sweepCgroupRoot(root));
+  await prepareCgroupRoot(host, root);
+  applyMemoryPolicy(host, root, 120 * MIB);
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) ms.push(await reclaimOnce(root, children));
+  const s = summarize(ms);
+  return { runs: RUNS, medianMs: round(s.median, 1), p90Ms: round(s.p90, 1), maxMs: round(Math.max(...ms), 1) };
+}
+
+/** Heartbeat intervals of an agent whose three instances burn both cores. */
+async function heartbeatJitter(cleanup: Cleanup, reservedShares: number): Promise<Record<string, unknown>> {
+  const work = await mkdtemp(join(os.tmpdir(), 'dea-bench-elastic-'));
+  await chmod(work, 0o755);
+  cleanup.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
+  const root = `dea-bench-hb-${process.pid}-${reservedShares}`;
+  cleanup.defer('remove the cgroup root', () => sweepCgroupRoot(root));
+  const nats = await startNatsServer();
+  cleanup.defer('stop nats', () => nats.stop());
+  const bus = await connectTestClient(nats.url, { name: 'bench-elastic' });
+  cleanup.defer('close the bus', () => bus.close());
+  const d = await buildDroplet('busy-cpu', join(work, 'droplets'));
+  const files = await serveDroplets(join(work, 'droplets'));
+  cleanup.defer('close the droplet server', () => files.close());
+  const agent = await startAgent({
+    natsUrl: nats.url,
+    compiled: true,
+    config: { backend: { kind: 'container', container: { cgroup_root: root, network: { enabled: false } } }, intervals: { heartbeat: 1 }, resources: { reserved_cpu_shares: reservedShares }, logging: { level: 'info' } },
+  });
+  cleanup.defer('stop the agent', () => agent.dispose());
+  const regs = bus.record('router.register');
+  await regs.ready();
+  for (let i = 0; i < 3; i++) bus.publish(`dea.${agent.id}.start`, startMessage({ droplet: `burn-${i}`, executableUri: files.url(d.path), sha1: d.sha1, limits: { mem: 64, disk: 256, fds: 1024 } }));
+  await regs.waitFor(() => new Set(regs.all().map((m) => m.data.app)).size >= 3, 60_000);
+  const beats = bus.record('dea.heartbeat');
+  await beats.ready();
+  await beats.waitFor(() => beats.all().length >= 31, 120_000);
+  const t = beats.all().map((m) => m.receivedAt);
+  const dev = t.slice(1).map((x, i) => Math.abs(x - t[i]! - 1000));
+  const s = summarize(dev);
+  await agent.dispose();
+  return { reservedCpuShares: reservedShares, intervals: dev.length, deviationMedianMs: round(s.median, 1), deviationP90Ms: round(s.p90, 1), deviationMaxMs: round(Math.max(...dev), 1) };
+}
+
+const cleanup = new Cleanup();
+// The agent's clock timers are unref'd and a task waiting in a full pool holds no handle:
+// without this the loop could run empty while the bench awaits a reclaim.
+const keepAlive = setInterval(() => undefined, 1000);
+cleanup.defer('release the event loop', () => clearInterval(keepAlive));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
+try {
+  progress(`reclaim latency, ${RUNS} runs`);
+  const reclaim = await reclaimLatency(cleanup);
+  progress('heartbeat jitter with the agent\'s reserved CPU shares (1024), then with 2');
+  const reserved = await heartbeatJitter(cleanup, 1024);
+  const starved = await heartbeatJitter(cleanup, 2);
+  const results = { at: new Date().toISOString(), reclaim, heartbeat: { reserved, starved } };
+  await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await cleanup.run();
+}
