@@ -1,5 +1,5 @@
 /**
- * Where Cloud Controller would start an instance (protocol §8.4), pure: stack, enough
+ * Where Cloud Controller would start an instance (docs/deactl.md, push step 3), pure: stack, enough
  * memory and disk, then the zone with the fewest instances of the app, then the agents
  * with the fewest instances of it, then the emptier half by memory, then a random pick.
  * The caller owns the adverts; `bookPlacement` applies CC's local bump after a start.

@@ -1,6 +1,6 @@
 /**
  * Starting instances of an app on the fleet, shared by push and scale: place each one
- * (protocol §8.4, controller/placement.ts), send its start, and follow it to RUNNING or
+ * (as Cloud Controller did: docs/deactl.md, controller/placement.ts), send its start, and follow it to RUNNING or
  * CRASHED. A new push of an app that runs replaces it one index at a time: the new
  * instance must be RUNNING (so its route is registered) before the old one at that index
  * is stopped, so the route never loses its last backend.

@@ -4,7 +4,7 @@
  * back; --json prints one JSON snapshot per refresh instead.
  */
 import { discoverAgents } from '../fleet.js';
-import { Output, type GlobalOptions } from '../output.js';
+import type { GlobalOptions } from '../output.js';
 import { withSession } from '../run.js';
 import type { Session } from '../session.js';
 import { renderTop, sortInstances, type SortKey } from '../top-screen.js';
@@ -41,13 +41,13 @@ function keys(onSort: (k: SortKey) => void, quit: () => void): () => void {
 }
 
 export async function top(sortArg: SortKey, g: GlobalOptions): Promise<number> {
-  const out = new Output(g.json);
   let sort: SortKey = sortArg;
   let last: Awaited<ReturnType<typeof snapshot>> | null = null;
   const tty = process.stdout.isTTY && !g.json;
   const draw = () => {
     if (!last) return;
-    if (g.json) return out.result({ time: new Date().toISOString(), sort, instances: sortInstances(last.instances, sort) }, () => '');
+    // One compact line per refresh, so a script can read it line by line.
+    if (g.json) return void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), sort, instances: sortInstances(last.instances, sort) })}\n`);
     const lines = renderTop({ ...last, sort, now: new Date(), columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 });
     process.stdout.write(`${tty ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
   };
