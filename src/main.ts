@@ -135,7 +135,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   });
   await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
   if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger);
-  // Elastic memory (SPEC §5.2): quotas are guarantees; containers only.
+  // Elastic memory (docs/containers.md): quotas are guarantees; containers only.
   const elastic = backend.kind === 'container' && config.backend.container.memoryPolicy === 'elastic';
   const monitor = new Monitor({
     clock, logger,

@@ -1,5 +1,5 @@
 /**
- * Elastic memory's kill policy, wired to the agent (SPEC §5.2): when the backend says the
+ * Elastic memory's kill policy, wired to the agent (docs/containers.md): when the backend says the
  * instances' pool runs short, the instance furthest above its guarantee, measured now,
  * is ended as CRASHED with the reclaim description (also in its stderr.log).
  */

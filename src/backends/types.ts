@@ -103,7 +103,7 @@ export interface Backend {
    */
   sweep?(adopted: ReadonlySet<string>): Promise<void>;
   /**
-   * Elastic memory (SPEC §5.2): calls `onShort` whenever the instances' shared pool runs
+   * Elastic memory (docs/containers.md): calls `onShort` whenever the instances' shared pool runs
    * short, so the agent can pick whom to kill. False when the backend has no such pool.
    */
   watchMemoryPool?(onShort: () => void): boolean;

@@ -117,7 +117,7 @@ const resources = section({
   memory_overcommit_factor: positiveNumber().default(1),
   disk_mb: positiveInt().default(16384),
   disk_overcommit_factor: positiveNumber().default(1),
-  // Kept for the agent and the node's own daemons (elastic resources, SPEC §5.2).
+  // Kept for the agent and the node's own daemons (elastic resources, docs/containers.md).
   reserved_memory_mb: number('an integer >= 0', { int: true, min: 0 }).default(256),
   reserved_cpu_shares: number('an integer 2..262144', { int: true, min: 2, max: 262_144 }).default(1024),
 });

@@ -48,7 +48,7 @@ export interface BandwidthConfig {
   readonly burst: number | null;
 }
 
-/** `backend.container.network` (SPEC §5.1). */
+/** `backend.container.network` (docs/network.md). */
 export interface NetworkConfig {
   readonly enabled: boolean;
   /** CIDR: a /30 per instance */
@@ -76,7 +76,7 @@ export interface BackendConfig {
     readonly cgroupRoot: string;
     readonly lxcfsDir: string;
     readonly diskLimit: 'monitor' | 'loop';
-    /** `hard`: quota = hard limit (Warden); `elastic`: quota = guarantee (SPEC §5.2). */
+    /** `hard`: quota = hard limit (Warden); `elastic`: quota = guarantee (docs/containers.md). */
     readonly memoryPolicy: 'hard' | 'elastic';
     /** Absent where a config was built by hand (tests): no networks of their own. */
     readonly network?: NetworkConfig;

@@ -10,7 +10,7 @@ export const CPU_HOG_FRACTION = 0.5;
 /**
  * What a sample means for an instance's quotas (protocol §9.2), as a user-facing message,
  * or null. Memory first: an instance over both is reported for memory. With
- * `memoryIsGuarantee` (elastic memory, SPEC §5.2) the memory quota is not a limit: the
+ * `memoryIsGuarantee` (elastic memory, docs/containers.md) the memory quota is not a limit: the
  * instance may borrow above it, its cgroup caps it, and the pool's reclaim decides.
  */
 export function quotaBreach(limits: Limits, sample: UsageSample, memoryIsGuarantee = false): string | null {

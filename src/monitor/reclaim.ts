@@ -1,5 +1,5 @@
 /**
- * Whom to kill when the elastic pool runs short (Gaia's kill policy, SPEC §5.2): the
+ * Whom to kill when the elastic pool runs short (Gaia's kill policy; docs/containers.md): the
  * instance furthest above its guarantee, ties going to the youngest. An instance within
  * its guarantee is never chosen, whatever the others use. Pure.
  */

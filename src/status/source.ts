@@ -20,7 +20,7 @@ export interface StatusSource {
   reservations(): Reservations;
   lastTick(): TickCost | null;
   /**
-   * Elastic memory (SPEC §5.2): quotas are guarantees and instances may borrow above
+   * Elastic memory (docs/containers.md): quotas are guarantees and instances may borrow above
    * them; absent or false under hard limits.
    */
   memoryIsGuarantee?(): boolean;

@@ -1,6 +1,6 @@
 /**
- * Bad input on the bus, against the real agent and a real nats-server (SPEC §3, §4.1–4.2;
- * protocol §3.1, §5.2): every malformed message is logged with its subject (never its
+ * Bad input on the bus, against the real agent and a real nats-server (protocol
+ * §3.1, §5.2): every malformed message is logged with its subject (never its
  * credentials) and dropped — no instance, no reservation, nothing on disk — and the agent
  * keeps serving. Starts the agent cannot honour (not enough memory or disk) are born
  * CRASHED with dea_ng's descriptions and download nothing.

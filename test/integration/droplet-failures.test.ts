@@ -1,6 +1,6 @@
 /**
- * Droplet downloads that fail, against the real agent and a real nats-server (SPEC §4.3;
- * protocol §4.6, §5.3, §6.5): a SHA-1 mismatch, HTTP errors, an unreachable or vanishing
+ * Droplet downloads that fail, against the real agent and a real nats-server (protocol
+ * §4.6, §5.3, §6.5): a SHA-1 mismatch, HTTP errors, an unreachable or vanishing
  * server and corrupt archives each end the start as CRASHED `failed to start` with one
  * `droplet.exited`, and leave nothing in the droplet cache or its temp dir. A slow
  * download keeps the instance STARTING until it completes; simultaneous starts of one

@@ -1,5 +1,5 @@
 /**
- * Hostile droplets, started through the real agent over a real nats-server (SPEC §4.3–4.4):
+ * Hostile droplets, started through the real agent over a real nats-server:
  * tar-slip members, absolute paths, symlinks and hardlinks leading out, device nodes and
  * FIFOs. Each start fails as CRASHED `failed to start`; nothing is written outside the
  * instance directory (the targets live under a fresh temp dir next to base_dir, so their

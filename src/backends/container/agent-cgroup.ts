@@ -1,6 +1,6 @@
 /**
  * The agent's own CPU group, beside the instances' root: `<root>-agent` with
- * `resources.reserved_cpu_shares` (SPEC §5.2). The kernel shares CPU between sibling
+ * `resources.reserved_cpu_shares` (docs/containers.md). The kernel shares CPU between sibling
  * groups by their shares, so however many instances burn CPU in the root, the agent's
  * group keeps its part for heartbeats, the monitor tick and stops. Its helpers (the
  * container supervisors) start in it too; each container's init then moves into its

@@ -9,7 +9,7 @@ export interface CgroupLimits {
   readonly memBytes: number;
   /**
    * Elastic memory only: the guarantee (the quota), kept from reclaim under pressure. The
-   * instance may borrow up to `memBytes` while the pool has room (SPEC §5.2).
+   * instance may borrow up to `memBytes` while the pool has room (docs/containers.md).
    */
   readonly memSoftBytes?: number;
   /** CPU shares derived from memory (memory / ratio, clamped by the agent's config). */

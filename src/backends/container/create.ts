@@ -27,9 +27,9 @@ export interface ContainerSetup {
   readonly appGroup: number | null;
   /** The per-instance uids: [start, start + size). */
   readonly uidPool?: { readonly start: number; readonly size: number };
-  /** Networks of their own for the instances (SPEC §5.1); absent: they share the host's. */
+  /** Networks of their own for the instances (docs/network.md); absent: they share the host's. */
   readonly network?: Omit<NetworkSetup, 'baseDir' | 'logger'>;
-  /** The memory policy (SPEC §5.2); absent: hard limits. */
+  /** The memory policy (docs/containers.md); absent: hard limits. */
   readonly memory?: MemorySetup;
   /** resources.reserved_cpu_shares: the agent's own CPU group; absent: the agent stays where it is. */
   readonly agentCpuShares?: number;

@@ -1,5 +1,5 @@
 /**
- * Elastic memory's pool (SPEC §5.2, after Gaia): the cgroup root that holds every
+ * Elastic memory's pool (after Gaia; docs/containers.md): the cgroup root that holds every
  * container instance gets the apps' share of the node as its hard limit; each instance
  * gets its quota as a guarantee and may grow to `max_factor` × quota while the pool has
  * room. When the pool runs short the kernel must not pick a victim at random: on v1 the

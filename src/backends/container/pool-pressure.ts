@@ -1,6 +1,6 @@
 /**
  * Tells the agent when the elastic memory pool runs short, so that it, not the kernel,
- * picks whom to kill (SPEC §5.2). Polled: one pread of a kept fd every POOL_POLL_MS
+ * picks whom to kill (docs/containers.md). Polled: one pread of a kept fd every POOL_POLL_MS
  * (a few µs), since Node cannot wait on v1's eventfd notification and fs.watch does not
  * fire on v1's memory.oom_control (isolation reference §13, row 6). The poll interval
  * bounds the time from the pool filling to the reclaim kill (goal: under 200 ms).

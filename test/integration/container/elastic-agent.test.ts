@@ -1,5 +1,5 @@
 /**
- * Elastic memory through the real agent (SPEC §5.2): a pool of 180 MB; an instance with
+ * Elastic memory through the real agent (docs/containers.md): a pool of 180 MB; an instance with
  * a 64 MB guarantee borrows up to ~118 MB and keeps running while there is room; a second
  * one grows within its own 96 MB guarantee until the pool is full; the agent, not the
  * kernel, ends the borrower as CRASHED with the reclaim description, the other keeps

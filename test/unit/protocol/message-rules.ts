@@ -1,6 +1,6 @@
 /**
  * What each field of an inbound message accepts, restated from the protocol (§3.2–§3.4,
- * §5.1, SPEC §4.1) as plain predicates: the oracle the property tests hold the parsers to.
+ * §5.1) as plain predicates: the oracle the property tests hold the parsers to.
  * Written without src/protocol's schemas on purpose: a test that asked the parser's own
  * schemas would agree with every mistake in them.
  */
