@@ -77,7 +77,10 @@ describe('usage and environment errors', () => {
 
 describe('status and watch', () => {
   it('status lists each agent with zone, capacity, backend and varz', async () => {
-    const all = await fleet.json<any[]>(['status']);
+    // --json works before the verb as well as after it.
+    const r = await fleet.deactl(['--json', 'status']);
+    expect(r.code).toBe(0);
+    const all = JSON.parse(r.stdout) as any[];
     expect(all.map((a) => a.id).sort()).toEqual(fleet.agents.map((a) => a.id).sort());
     const y = all.find((a) => a.zone === 'y');
     expect(y).toMatchObject({ freeMemoryMb: 1024, stacks: ['cflinuxfs4'], placing: true, varzError: null });

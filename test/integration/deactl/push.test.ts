@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestClient } from '../../support/bus-client.js';
 import { eventually } from '../../support/eventually.js';
-import { FIXTURES, startFleet, type Fleet } from './fleet.js';
+import { join } from 'node:path';
+import { FIXTURES, runDeactl, startFleet, type Fleet } from './fleet.js';
 
 let fleet: Fleet;
 const APP = `${FIXTURES}sample-app`;
@@ -35,7 +36,7 @@ describe('deactl push', () => {
   it('places only on agents with the stack, and --json says where', async () => {
     const res = await fleet.json<any>(['push', APP, '--name', 'stacked', '--instances', '2', '--stack', 'special']);
     expect(res.instances.map((t: any) => t.state)).toEqual(['RUNNING', 'RUNNING']);
-    expect(res.instances.every((t: any) => t.agentId === fleet.agents[2]!.id)).toBe(true);
+    expect(res.instances.every((t: any) => t.agent === fleet.agents[2]!.id)).toBe(true);
   }, 120_000);
 
   it('refuses, starting nothing, when the instances do not all fit', async () => {
@@ -81,6 +82,12 @@ describe('deactl ls, stop, scale', () => {
     const left = await fleet.json<any[]>(['ls', 'stacked']);
     expect(left.map((i) => i.index)).toEqual([0]);
   }, 120_000);
+
+  it('scale up needs the droplet deactl kept when it pushed the app', async () => {
+    const elsewhere = await runDeactl(['scale', 'stacked', '2'], { ...fleet.env, DEACTL_HOME: join(fleet.home, 'other') });
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toBe("deactl: deactl has no copy of stacked's droplet (it was pushed from elsewhere): push it again with deactl push DROPLET --name stacked\n");
+  }, 60_000);
 
   it('stop --index stops one instance, stop stops the rest', async () => {
     const one = await fleet.deactl(['stop', 'spread', '--index', '1']);

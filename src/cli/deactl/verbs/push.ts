@@ -91,7 +91,8 @@ async function report(session: Session, spec: AppSpec, results: readonly Tracked
   const running = await findInstances(session, spec.appId, { version: spec.version, states: ['RUNNING'], includeStats: true });
   const urls = instanceUrls(spec, running);
   const failed = results.filter((t) => t.state !== 'RUNNING');
-  out.result({ app: spec.appId, version: spec.version, stack: spec.stack, instances: results, urls }, () =>
+  const instances = results.map((t) => ({ index: t.index, agent: t.agentId, state: t.state, instance: t.instanceId, detail: t.detail }));
+  out.result({ app: spec.appId, version: spec.version, stack: spec.stack, instances, urls }, () =>
     [...failed.map((t) => `instance ${t.index} ${t.state}: ${t.detail ?? ''}`), ...(urls.length ? ['', ...urls] : [])].join('\n'),
   );
   if (failed.length === 0) return 0;
