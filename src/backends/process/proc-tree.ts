@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Descendants of `pid` from /proc/<pid>/task/<tid>/children, without a fork.
@@ -50,4 +50,37 @@ export function startTimeTicks(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Start times (clock ticks since boot) of the processes in process group `pgid`, from
+ * /proc. Costs one read per process on the host: for a stop, not for a monitor tick.
+ */
+export function groupMemberStarts(pgid: number): number[] {
+  const starts: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return starts;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // rest[2] is field 5 (pgrp), rest[19] field 22 (start time).
+      if (rest[0] !== 'Z' && Number(rest[2]) === pgid) starts.push(Number(rest[19]));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return starts;
+}
+
+/** A wall-clock time (ms since the epoch) as clock ticks since boot, the unit of start times. */
+export function ticksSinceBoot(epochMs: number, clkTck: number): number {
+  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const bootMs = Date.now() - uptimeS * 1000;
+  return Math.floor(((epochMs - bootMs) / 1000) * clkTck);
 }

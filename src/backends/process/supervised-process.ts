@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../../platform/clock.js';
 import { sampleKnown, sampleTree } from '../../monitor/tree.js';
 import type { ProcReader } from '../../monitor/proc-reader.js';
 import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
-import { isSameProcess, processTree } from './proc-tree.js';
+import { groupMemberStarts, isSameProcess, processTree, ticksSinceBoot } from './proc-tree.js';
 import { readExitRecord as readExit } from '../exit-record.js';
 
 const POLL_MS = 250;
@@ -87,7 +87,7 @@ export class SupervisedProcess implements InstanceProcess {
     }
     const info = await this.exited;
     // Children the app left behind in its group go with it.
-    if (app !== null) signalGroup(app, 'SIGKILL');
+    if (app !== null) this.killLeftovers(app);
     return info;
   }
 
@@ -96,12 +96,30 @@ export class SupervisedProcess implements InstanceProcess {
     this.sampled.clear();
     const app = await this.waitAppPid();
     if (app !== null) {
-      signalGroup(app, 'SIGKILL');
+      this.killLeftovers(app);
       // The supervisor writes exit_status into runDir as the app dies; removing runDir
       // under it fails (ENOTEMPTY) or leaves a stray record, so let it finish first.
       await this.exited;
     }
     await rm(String(this.handle.runDir), { recursive: true, force: true });
+  }
+
+  /**
+   * SIGKILL to the app's process group, unless the app has ended and nothing of its group
+   * is left: a group id is a pid, and once every member is gone the number may belong to
+   * another process (an instance destroyed long after its crash). A member that started
+   * before the supervisor recorded the exit belongs to the app.
+   */
+  private killLeftovers(app: number): void {
+    let exitedAtMs: number;
+    try {
+      exitedAtMs = statSync(join(String(this.handle.runDir), 'exit_status')).mtimeMs;
+    } catch {
+      signalGroup(app, 'SIGKILL'); // still running: the group is the app's own
+      return;
+    }
+    const exitTicks = ticksSinceBoot(exitedAtMs, this.reader.clkTck);
+    if (groupMemberStarts(app).some((start) => start <= exitTicks)) signalGroup(app, 'SIGKILL');
   }
 
   private appPid(): number | null {
