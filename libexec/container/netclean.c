@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -48,6 +49,14 @@ static void free_claim(const char *claim, const char *owner) {
 
 void clean_network(const struct spec *s, int host_netns) {
   if (s->netns == NULL || host_netns < 0) return;
+  /*
+   * Only once the agent has finished setting the network up (it writes net-ready then):
+   * an app that ends at once must not race the agent's rules, which would then outlive
+   * it. Before that point, the agent is alive and removes the network itself.
+   */
+  char ready[4096];
+  int n = snprintf(ready, sizeof ready, "%s/net-ready", s->run_dir);
+  if (n < 0 || (size_t)n >= sizeof ready || access(ready, F_OK) < 0) return;
   if (setns(host_netns, CLONE_NEWNET) < 0) return; /* never act on the wrong namespace's rules */
   if (s->net_table) {
     char *argv[] = {"nft", "delete", "table", "ip", (char *)s->net_table, NULL};

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -51,6 +51,16 @@ export class Claims {
     return join(this.dir, kind, key);
   }
 
+  /** Hands `key` from `from` to `to` atomically (a new link renamed over the old); false if `from` no longer holds it. */
+  async transfer(kind: ClaimKind, key: string, from: string, to: string): Promise<boolean> {
+    if ((await this.holder(kind, key)) !== from) return false;
+    const tmp = `${this.path(kind, key)}.${process.pid}.tmp`;
+    await rm(tmp, { force: true });
+    await symlink(to, tmp);
+    await rename(tmp, this.path(kind, key));
+    return true;
+  }
+
   /** Gives `key` back if `owner` holds it (never someone else's). */
   async release(kind: ClaimKind, key: string, owner: string): Promise<void> {
     if ((await this.holder(kind, key)) === owner) await rm(join(this.dir, kind, key), { force: true });
@@ -65,6 +75,7 @@ export class Claims {
     const out = new Map<string, string>();
     const keys = await readdir(join(this.dir, kind)).catch(() => [] as string[]);
     for (const key of keys) {
+      if (key.endsWith('.tmp')) continue;
       const owner = await this.holder(kind, key);
       if (owner !== null) out.set(key, owner);
     }

@@ -22,7 +22,12 @@ export interface NetworkSetup {
   readonly logger: Logger;
   readonly commands?: NetCommands;
   readonly claims?: Claims;
+  /** Networks kept made ahead (default READY_SLOTS); 0 makes each at its start. */
+  readonly readySlots?: number;
 }
+
+/** Two: a burst of starts beyond them makes its own while the pool refills. */
+export const READY_SLOTS = 2;
 
 export interface Networks {
   readonly networks: InstanceNetworks;
@@ -49,6 +54,8 @@ export async function createNetworks(s: NetworkSetup): Promise<Networks> {
     commands,
     logger: s.logger,
     netnsDir: '/run/netns',
+    readySlots: s.readySlots ?? READY_SLOTS,
+    portOwner: (id) => netNames(tag, id).netns,
   });
   await networks.init();
   const ports = new HostPortPool(claims, {

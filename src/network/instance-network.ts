@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { ReadySlots } from './ready-slots.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Claims } from './claims.js';
@@ -6,7 +8,7 @@ import type { NetCommands } from './commands.js';
 import type { EgressRule } from './egress.js';
 import { containerSideScript, hostSideScript } from './ip-script.js';
 import { netNames, type NetNames } from './names.js';
-import { deleteTableScript, instanceTableScript, type FirewallPolicy } from './nft-script.js';
+import { closedTableScript, deleteTableScript, instanceTableScript, replaceTableScript, type FirewallPolicy } from './nft-script.js';
 import { subnetAt, type Subnet, type SubnetPool } from './subnet-pool.js';
 import { parseIpv4 } from './ipv4.js';
 import { shapingScript, type Bandwidth } from './tc-script.js';
@@ -15,6 +17,7 @@ import { sweepOrphans } from './orphans.js';
 
 /** What an instance's network is made of: kept in its backend handle, so a restart finds it. */
 export interface NetRecord {
+  /** Named by the network's own id (names.instanceId), made before its instance was known. */
   readonly names: NetNames;
   readonly subnet: Subnet;
   readonly shaped: boolean;
@@ -34,31 +37,70 @@ export interface NetworkOptions {
   readonly logger: Logger;
   /** Where named namespaces live (`ip netns`). */
   readonly netnsDir: string;
+  /** How many networks to keep made ahead. */
+  readonly readySlots: number;
+  /** Who a host port is claimed for before its instance has a network (the port pool's owner name). */
+  readonly portOwner: (instanceId: string) => string;
 }
 
 /**
- * One instance's network: made in two halves so the slow half overlaps the container's
- * own start. `prepare` makes the namespace the supervisor joins (host side only: nothing
- * inside is addressed, so the app cannot send a packet yet); `configure` installs the
- * rules first and only then addresses the inside and adds its route. `remove` undoes
- * either, whatever was made.
+ * Instances' networks. All but an instance's own rules is made ahead (ready-slots.ts),
+ * closed until then; `prepare` hands one to a starting instance (the namespace its
+ * supervisor joins), `configure` swaps in the instance's rules while the container
+ * starts. `remove` undoes whatever was made.
  */
 export class InstanceNetworks {
-  constructor(private readonly o: NetworkOptions) {}
+  private readonly slots: ReadySlots<NetRecord>;
+
+  constructor(private readonly o: NetworkOptions) {
+    this.slots = new ReadySlots(() => this.make(), (rec) => this.remove(rec), o.readySlots, o.logger);
+  }
 
   get appPort(): number {
     return this.o.appPort;
   }
 
-  /** Claims a /30 and makes the namespace and veth pair; nothing is left if it fails. */
-  async prepare(instanceId: string): Promise<NetRecord> {
-    const names = netNames(this.o.tag, instanceId);
+  /**
+   * A network for an instance: one made ahead if one is ready. Its names carry its own
+   * id (it was made before the instance was known); the instance's handle records it.
+   * The host port's claim is handed over to it, so both end with it.
+   */
+  async prepare(): Promise<NetRecord> {
+    return this.slots.take();
+  }
+
+  /** Makes networks ahead again, up to the pool's size (after a start has done its own work). */
+  refill(): void {
+    this.slots.refill();
+  }
+
+  /** Starts making networks ahead (after the agent's sweep). */
+  startReady(): void {
+    this.slots.start();
+  }
+
+  /** Agent shutdown: the networks made ahead go. */
+  async close(): Promise<void> {
+    await this.slots.close();
+  }
+
+  /**
+   * Claims a /30 and makes the whole network but the instance's rules: namespace, veth
+   * pair, addresses and route, shaping, and a closed table that refuses everything from
+   * it until `configure` swaps in the instance's. Nothing is left if it fails.
+   */
+  private async make(): Promise<NetRecord> {
+    const names = netNames(this.o.tag, randomBytes(16).toString('hex'));
     const subnet = await this.claimSubnet(names.netns);
     const rec: NetRecord = { names, subnet, shaped: this.o.bandwidth !== null };
+    const { commands, mtu, bandwidth } = this.o;
     try {
-      await this.o.commands.ipBatch(hostSideScript({ names, subnet, mtu: this.o.mtu }) + this.ifbLines(rec));
+      await commands.ipBatch(hostSideScript({ names, subnet, mtu }) + this.ifbLines(rec));
       // 127.0.0.1 mapped to the container: the kernel routes loopback sources out of this link only with route_localnet.
-      await this.o.commands.sysctl(`/proc/sys/net/ipv4/conf/${names.hostIf}/route_localnet`, '1');
+      await commands.sysctl(`/proc/sys/net/ipv4/conf/${names.hostIf}/route_localnet`, '1');
+      await commands.nft(closedTableScript(names));
+      await commands.ipBatch(containerSideScript({ names, subnet, mtu }), names.netns);
+      if (bandwidth !== null) await commands.tcBatch(shapingScript(names, bandwidth, mtu));
     } catch (err) {
       await this.remove(rec);
       throw networkFailed('cannot make the network namespace', err);
@@ -66,13 +108,15 @@ export class InstanceNetworks {
     return rec;
   }
 
-  /** Rules (one nft transaction), then the inside's address and route, then shaping. */
-  async configure(rec: NetRecord, hostPort: number, egress: readonly EgressRule[]): Promise<void> {
+  /** The host port's claim handed to the network, then the instance's rules in place of the closed table (one nft transaction). */
+  async configure(rec: NetRecord, instanceId: string, hostPort: number, egress: readonly EgressRule[]): Promise<void> {
     const { commands, policy, appPort, mappedAddresses } = this.o;
+    if (!(await this.o.claims.transfer('ports', String(hostPort), this.o.portOwner(instanceId), rec.names.netns))) {
+      throw networkFailed('the host port is no longer ours', new Error(String(hostPort)));
+    }
     try {
-      await commands.nft(instanceTableScript({ names: rec.names, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy }));
-      await commands.ipBatch(containerSideScript({ names: rec.names, subnet: rec.subnet, mtu: this.o.mtu }), rec.names.netns);
-      if (this.o.bandwidth !== null) await commands.tcBatch(shapingScript(rec.names, this.o.bandwidth, this.o.mtu));
+      const table = instanceTableScript({ names: rec.names, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
+      await commands.nft(replaceTableScript(rec.names, table));
     } catch (err) {
       throw networkFailed('cannot set up the container network', err);
     }
@@ -125,12 +169,13 @@ export class InstanceNetworks {
     await this.o.commands.sysctl('/proc/sys/net/ipv4/ip_forward', '1');
   }
 
-  /** After adoption: everything of this agent's that no adopted instance explains goes. */
+  /** After adoption: everything of this agent's that no adopted instance (by instance or network id) explains goes. */
   async sweep(adopted: ReadonlySet<string>): Promise<void> {
     const { commands, claims, logger, tag } = this.o;
     const owned = await findOwned(tag, commands, claims);
+    const ready = new Set(this.slots.peek().map((r) => r.names.instanceId));
     for (const [id, items] of owned.byInstance) {
-      if (adopted.has(id)) continue;
+      if (adopted.has(id) || ready.has(id)) continue;
       for (const what of removalOrder(items)) {
         await removeLeftover(what, commands, claims).catch((err: unknown) => {
           if (!isAbsent(err)) logger.warn({ event: 'network.sweep.failed', instance_id: id, what, err: String(err) }, `cannot remove ${what}`);

@@ -92,6 +92,27 @@ function destination(r: AddressRange): string {
   return `${formatIpv4(r.first)}-${formatIpv4(r.last)}`;
 }
 
+/**
+ * A network made ahead has its inside addressed already, so until its instance's rules
+ * replace this table nothing may pass from it: everything arriving from its veth is refused.
+ */
+export function closedTableScript(names: Pick<NetNames, 'table' | 'hostIf'>): string {
+  const refuse = (hook: string) => `  chain ${hook} {
+    type filter hook ${hook} priority filter; policy accept;
+    iifname "${names.hostIf}" drop
+  }
+`;
+  return `table ip ${names.table} {
+${refuse('forward')}${refuse('input')}}
+`;
+}
+
+/** The closed table swapped for the instance's, in one transaction: never a moment without rules. */
+export function replaceTableScript(names: Pick<NetNames, 'table'>, table: string): string {
+  return `delete table ip ${names.table}
+${table}`;
+}
+
 export function deleteTableScript(names: Pick<NetNames, 'table'>): string {
   return `delete table ip ${names.table}\n`;
 }

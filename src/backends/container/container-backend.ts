@@ -1,4 +1,4 @@
-import { lchown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { lchown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
@@ -17,6 +17,7 @@ import { launchContainer, type Launched } from './launcher.js';
 import type { InstanceNetworks, NetRecord } from '../../network/instance-network.js';
 import type { HostPortPool } from '../../network/port-pool.js';
 import { writeNetworkFiles } from './network-files.js';
+import { NetworkStart } from './network-start.js';
 import { sweepEndedContainers } from './sweep.js';
 import type { UidPool } from './uid-pool.js';
 
@@ -102,7 +103,7 @@ export class ContainerBackend implements Backend {
   private async prepareNetwork(spec: LaunchSpec): Promise<NetRecord | null> {
     const network = this.opts.network;
     if (!network || !spec.network) return null;
-    return network.prepare(spec.instanceId);
+    return network.prepare();
   }
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
@@ -134,14 +135,15 @@ export class ContainerBackend implements Backend {
   private recoverNetwork(handle: BackendHandle): NetRecord | null {
     const network = this.opts.network;
     if (!network || typeof handle.netSubnet !== 'string') return null;
-    const rec = network.recordOf(String(handle.cgroup), handle.netSubnet, handle.netShaped === 1);
+    const rec = network.recordOf(String(handle.netId), handle.netSubnet, handle.netShaped === 1);
     if (rec !== null) network.adopt(rec);
     return rec;
   }
 
   /** What gives back an instance's uid and removes its network, once its processes are gone. */
-  private releaser(uid: number, net: NetRecord | null): () => Promise<void> {
+  private releaser(uid: number, net: NetRecord | null, netStart: NetworkStart | null = null): () => Promise<void> {
     return async () => {
+      await netStart?.done;
       await this.opts.uids.release(uid);
       if (net !== null) await this.opts.network?.remove(net);
     };
@@ -151,12 +153,28 @@ export class ContainerBackend implements Backend {
   async sweep(adopted: ReadonlySet<string>): Promise<void> {
     const { runDir, host, cgroupRoot, uids, clock, logger } = this.opts;
     const swept = await sweepEndedContainers({ runDir, host, cgroupRoot, uids, clock }, adopted);
-    await this.opts.network?.sweep(adopted);
+    await this.sweepNetworks(adopted);
     if (swept.removed.length + swept.killed.length === 0) return;
     logger.info(
       { event: 'backend.container.swept', removed: swept.removed, killed: swept.killed },
       `containers no snapshot explains: ${swept.removed.length} ended and removed, ${swept.killed.length} running and killed`,
     );
+  }
+
+  /**
+   * Networks no adopted instance uses go (adopted ones are known by their network's own
+   * id, from their handles); then networks start being made ahead of need.
+   */
+  private async sweepNetworks(adopted: ReadonlySet<string>): Promise<void> {
+    const network = this.opts.network;
+    if (!network) return;
+    const ids = new Set(adopted);
+    for (const id of adopted) {
+      const netId = await readFile(join(this.opts.runDir, id, 'handle.json'), 'utf8').then((t) => (JSON.parse(t) as BackendHandle).netId, () => undefined);
+      if (typeof netId === 'string') ids.add(netId);
+    }
+    await network.sweep(ids);
+    network.startReady();
   }
 
   /** Removes the cgroup root where no instance is left in it (one that outlived a deadline keeps it). */
@@ -168,6 +186,7 @@ export class ContainerBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    await this.opts.network?.close();
     this.opts.pressure?.stop();
     await removeCgroupRoot(this.opts.host, this.opts.cgroupRoot);
     this.opts.agentCgroup?.leave();
@@ -192,34 +211,26 @@ export class ContainerBackend implements Backend {
       groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
       net: net === null || files === null || !spec.network ? undefined : { ...this.opts.network!.endsWithInstance(net, spec.network.hostPort), ...files },
     });
-    const { child, initPid } = await this.withNetwork(launching, spec, cgroups, net);
+    const netStart = net !== null && spec.network && this.opts.network ? new NetworkStart(this.opts.network, net, spec, runDir, () => launching.then(() => cgroups.killAll(), () => undefined)) : null;
+    try {
+      return await this.started(await launching, spec, uid, cgroups, runDir, net, netStart, release);
+    } catch (err) {
+      await netStart?.done; // its rules must be in or failed before the caller removes the network
+      throw err;
+    }
+  }
+
+  private async started(launched: Launched, spec: LaunchSpec, uid: number, cgroups: InstanceCgroups, runDir: string, net: NetRecord | null, netStart: NetworkStart | null, release: () => Promise<void>) {
+    const { child, initPid } = launched;
     const pid = child.pid as number;
     const handle: BackendHandle = {
       kind: 'container', runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid), initPid, uid, cgroup: spec.instanceId, memMb: spec.limits.memMb,
-      ...(net === null ? {} : { netSubnet: net.subnet.network, netShaped: net.shaped ? 1 : 0 }),
+      ...(net === null ? {} : { netId: net.names.instanceId, netSubnet: net.subnet.network, netShaped: net.shaped ? 1 : 0 }),
     };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
     const hostIf = net?.names.hostIf ?? null;
-    return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, hostIf, release: net === null ? release : this.releaser(uid, net) }, child);
-  }
-
-  /**
-   * The network's rules and addresses are installed while the container starts (the app
-   * has no address, so no packet leaves, until the rules are in): the start waits for
-   * both. If the network fails, the container just made is ended before the error goes up.
-   */
-  private async withNetwork(launching: Promise<Launched>, spec: LaunchSpec, cgroups: InstanceCgroups, net: NetRecord | null): Promise<Launched> {
-    if (net === null || !spec.network || !this.opts.network) return launching;
-    const [launched, configured] = await Promise.allSettled([launching, this.opts.network.configure(net, spec.network.hostPort, spec.network.egress)]);
-    if (launched.status === 'rejected') throw launched.reason;
-    if (configured.status === 'fulfilled') return launched.value;
-    await cgroups.killAll().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const child = launched.value.child;
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-    });
-    throw configured.reason;
+    const failure = () => netStart?.failure() ?? null;
+    return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, hostIf, failure, networkSettled: netStart?.done, release: net === null ? release : this.releaser(uid, net, netStart) }, child);
   }
 }
 

@@ -30,6 +30,10 @@ export interface ContainerParts {
   readonly clock: Clock;
   /** The host end of its veth, whose counters are its network traffic; null: no network of its own. */
   readonly hostIf?: string | null;
+  /** Settles once the network's set-up is over (its files are written in the run dir until then). */
+  readonly networkSettled?: Promise<void>;
+  /** Why the backend ended the instance itself (its network could not be set up), if it did. */
+  readonly failure?: () => string | null;
   /** Gives back what the backend holds for the instance (its uid, its network). */
   readonly release: () => Promise<void>;
 }
@@ -121,6 +125,7 @@ export class ContainerProcess implements InstanceProcess {
   private async teardown(): Promise<void> {
     await this.parts.cgroups.killAll();
     await this.exited;
+    await this.parts.networkSettled;
     this.reader.close();
     this.procs.close();
     await this.parts.cgroups.remove();
@@ -131,6 +136,8 @@ export class ContainerProcess implements InstanceProcess {
   /** The supervisor's record, with an OOM kill told apart from any other SIGKILL. */
   private exitInfo(): ExitInfo {
     const info = readExitRecord(this.parts.runDir);
+    const failure = this.parts.failure?.() ?? null;
+    if (failure !== null) return { ...info, event: failure };
     const oom = info.exitStatus === KILLED && this.parts.cgroups.oomKills() > 0;
     return oom ? { ...info, event: ExitDescriptions.outOfMemory } : info;
   }

@@ -13,6 +13,7 @@ import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import type { AgentHandle } from '../../support/agent-process.js';
 import { sweepCgroupRoot, waitFor } from '../container/harness.js';
 import { leftovers, removeLeftovers } from './leftovers.js';
+import { READY_SLOTS } from '../../../src/network/index.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 const CGROUP_ROOT = `dea-nl-${randomBytes(4).toString('hex')}`;
@@ -26,7 +27,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.close();
+  // Stopped agents removed their instances' networks and those they had made ahead.
+  const left: string[] = [];
+  for (const dir of baseDirs) left.push(...(await leftovers(dir)));
   for (const dir of baseDirs) await removeLeftovers(dir);
+  expect(left).toEqual([]);
   await sweepCgroupRoot(CGROUP_ROOT);
   await sweepCgroupRoot(`${CGROUP_ROOT}-x`);
 }, 60_000);
@@ -57,10 +62,17 @@ describe('clean-up', () => {
     for (let round = 0; round < 50 / BATCH; round++) {
       const apps = Array.from({ length: BATCH }, (_, i) => `nl-cycle-${round}-${i}`);
       await Promise.all(apps.map((app) => started(s.agent, app, worker)));
-      expect((await leftovers(s.agent.baseDir)).filter((l) => l.startsWith('netns'))).toHaveLength(BATCH);
+      // A host port claim per instance (networks made ahead hold none).
+      expect((await leftovers(s.agent.baseDir)).filter((l) => l.startsWith('ports'))).toHaveLength(BATCH);
       await stopped(s.agent, apps);
     }
-    await waitFor(async () => expect(await leftovers(s.agent.baseDir)).toEqual([]), 10_000);
+    // Only the networks made ahead for the next starts are left (the agent's stop removes them: afterAll).
+    await waitFor(async () => {
+      const left = await leftovers(s.agent.baseDir);
+      expect(left.filter((l) => l.startsWith('ports'))).toEqual([]);
+      expect(left.filter((l) => l.startsWith('netns')).length).toBeLessThanOrEqual(READY_SLOTS);
+      expect(left.filter((l) => l.startsWith('table')).length).toBeLessThanOrEqual(READY_SLOTS);
+    }, 10_000);
   }, 240_000);
 });
 
@@ -108,6 +120,8 @@ describe('after the agent', () => {
     const port = r.data.port as number;
     await started(agent, 'nl-orphan', worker);
     const [orphan] = await s.find({ droplet: 'nl-orphan' }, agent);
+    const orphanNet = JSON.parse(readFileSync(join(agent.baseDir, 'db', 'supervise', orphan.instance, 'handle.json'), 'utf8')).netId as string;
+    expect(orphanNet).toMatch(/^[0-9a-f]{32}$/);
     agent.child.kill('SIGKILL');
     await agent.exited;
     // Still served through its mapping with nobody watching.
@@ -115,7 +129,7 @@ describe('after the agent', () => {
     // The orphan ends (its processes TERMed, as an operator might): its supervisor removes its network.
     const procs = join('/sys/fs/cgroup/pids', `${CGROUP_ROOT}-x`, orphan.instance, 'cgroup.procs');
     for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) process.kill(pid, 'SIGTERM');
-    await waitFor(async () => expect((await leftovers(agent.baseDir)).filter((l) => l.includes(orphan.instance))).toEqual([]), 15_000);
+    await waitFor(async () => expect((await leftovers(agent.baseDir)).filter((l) => l.includes(orphanNet) || l.includes(orphanNet.slice(0, 10)))).toEqual([]), 15_000);
     const next = await s.startAgent({ baseDir: agent.baseDir, config });
     const [found] = await s.find({ droplet: 'nl-adopted' }, next);
     expect(found.state).toBe('RUNNING');
