@@ -1,5 +1,5 @@
 /**
- * Config keys of instance networks (SPEC §2, §5.1): `backend.container.network` and
+ * Config keys of instance networks (docs/network.md): `backend.container.network` and
  * `instance.bandwidth`. Checks that need the host (pool overlaps, ephemeral ports,
  * capacity) are in network/config-checks.ts, run by load.ts after this schema.
  */
@@ -48,7 +48,7 @@ export const networkSection = section({
   }
 }, whenMapping);
 
-/** Unset: unshaped. `shared` (an HTB tree whose classes borrow, SPEC §5.2) belongs to a later issue. */
+/** Unset: unshaped. `shared` (an HTB tree whose classes borrow) belongs to a later issue. */
 export const bandwidthSection = section({
   rate: int('a positive integer (bytes per second)', 1, 2 ** 40).optional(),
   burst: int('a positive integer (bytes)', 1, 2 ** 32).optional(),

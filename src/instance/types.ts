@@ -51,7 +51,7 @@ export interface StartSpec {
   readonly environment: readonly (readonly [string, string])[];
   readonly services: readonly ServiceBinding[];
   readonly vcapApplication: Readonly<Record<string, unknown>>;
-  /** `egress_network_rules` (protocol §5.6): valid rules, or why one is not (the start then fails). */
+  /** `egress_network_rules` (docs/network.md): valid rules, or why one is not (the start then fails). */
   readonly egress?: EgressRules;
 }
 

@@ -20,7 +20,7 @@ export function checkStack(deps: LifecycleDeps, inst: Instance): void {
 
 /**
  * Fails fast, before any download, when an egress rule of the start message is malformed
- * (protocol §5.6: the start fails; nothing is made).
+ * (docs/network.md: the start fails; nothing is made).
  */
 export function checkEgress(inst: Instance): void {
   const egress = inst.spec.egress;

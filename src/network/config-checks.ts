@@ -1,5 +1,5 @@
 /**
- * Network config checks that need the host (SPEC §2): the pool must not overlap a host
+ * Network config checks that need the host (docs/network.md): the pool must not overlap a host
  * network, must hold a /30 for every instance the node can take, and the port pool must
  * stay out of the kernel's ephemeral range (a connection's local port could take a mapped
  * one). Pure: the host's facts come in as values. Problems carry their key path.

@@ -1,5 +1,5 @@
 /**
- * An egress rule of a start message (protocol §5.6), validated and typed. Only these
+ * An egress rule of a start message (docs/network.md), validated and typed. Only these
  * values ever reach an nft script: numbers and address ranges, never message text.
  */
 import type { AddressRange } from './ipv4.js';

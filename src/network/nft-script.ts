@@ -62,7 +62,7 @@ function egressChain(f: InstanceFirewall): string[] {
     ...policy.allowNetworks.map((n) => `ip daddr ${formatCidr(n)} accept`),
     ...[...policy.denyNetworks, policy.pool].flatMap((n) => REJECT.map((r) => `ip daddr ${formatCidr(n)} ${r}`)),
     ...plain.map((r) => ruleLine(r, 'accept')),
-    // protocol §5.6: rules with `log` come after the others.
+    // As in dea_ng: rules with `log` come after the others.
     ...logged.map((r) => ruleLine(r, `log prefix "${f.names.hostIf} " accept`)),
     ...REJECT,
   ];

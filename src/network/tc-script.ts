@@ -1,11 +1,11 @@
 /**
  * `tc -batch` script shaping one instance both ways (Warden's net_rate.sh, reference
- * isolation §7.2): tbf on the host end shapes what flows into the container; the host
+ * docs/network.md): tbf on the host end shapes what flows into the container; the host
  * end's ingress (the container's upload) is redirected to an ifb whose tbf shapes it.
  * `police` is not built into this kernel, hence the ifb. Pure.
  *
  * Shaping lives behind this one function so a later shared policy (an HTB tree whose
- * classes borrow, SPEC §5.2) replaces the script, not its callers.
+ * classes borrow) replaces the script, not its callers.
  */
 import type { NetNames } from './names.js';
 

@@ -1,5 +1,5 @@
 /**
- * `egress_network_rules` of a start message (protocol §5.6) → typed rules. A malformed
+ * `egress_network_rules` of a start message (docs/network.md) → typed rules. A malformed
  * rule does not make the message invalid (it would be dropped unanswered): it makes the
  * start fail with the reason as its exit description, as dea_ng's did.
  */

@@ -35,7 +35,7 @@ const startSchema = z
     services: withDefault(list(serviceSchema), []),
     vcap_application: withDefault(opaqueObject, {}),
     stack: text().nullish(),
-    // Checked rule by rule: a bad one fails the start (protocol §5.6), not the message.
+    // Checked rule by rule: a bad one fails the start (docs/network.md), not the message.
     egress_network_rules: z.unknown().optional(),
   })
   .transform(

@@ -83,8 +83,18 @@ const DEFAULTS: AgentConfig = {
     user: 'vcap',
     logMaxBytes: 10 * 1024 * 1024,
     elasticMaxFactor: 2,
+    bandwidth: null,
   },
-  backend: { kind: 'auto', container: { cgroupRoot: 'dea', lxcfsDir: '/var/lib/lxcfs', diskLimit: 'monitor', memoryPolicy: 'hard' } },
+  backend: {
+    kind: 'auto',
+    container: {
+      cgroupRoot: 'dea', lxcfsDir: '/var/lib/lxcfs', diskLimit: 'monitor', memoryPolicy: 'hard',
+      network: {
+        enabled: true, pool: '10.254.0.0/22', portPoolStart: 61001, portPoolSize: 4534, appPort: 8080, mtu: 1500,
+        allowHostAccess: false, allowNetworks: [], denyNetworks: [],
+      },
+    },
+  },
   monitor: { intervalMs: 2000, maxUsageSamples: 30 },
 };
 

@@ -47,7 +47,7 @@ describe('keysAt', () => {
   it('finds the keys of every section of the config schema, through lists too', () => {
     expect(keysAt(configSchema, [])).toEqual(expect.arrayContaining(['base_dir', 'nats_servers', 'intervals']));
     expect(keysAt(configSchema, ['intervals'])).toEqual(['heartbeat', 'advertise', 'router_register_in_seconds']);
-    expect(keysAt(configSchema, ['backend', 'container'])).toEqual(['cgroup_root', 'lxcfs_dir', 'disk_limit', 'memory_policy']);
+    expect(keysAt(configSchema, ['backend', 'container'])).toEqual(['cgroup_root', 'lxcfs_dir', 'disk_limit', 'memory_policy', 'network']);
     expect(keysAt(configSchema, ['stacks', 3])).toEqual(['name', 'package_path']);
   });
 

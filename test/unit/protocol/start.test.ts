@@ -44,6 +44,7 @@ describe('parseStart: a realistic message', () => {
         },
       ],
       vcapApplication: msg['vcap_application'],
+      egress: { ok: true, rules: [{ protocol: 'all', destination: { first: 0, last: 0x09ffffff }, ports: [], icmpType: null, icmpCode: null, log: false }] },
     });
   });
 
