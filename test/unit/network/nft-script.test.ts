@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EgressRule } from '../../../src/network/egress.js';
 import { parseCidr, parseRange } from '../../../src/network/ipv4.js';
 import { netNames } from '../../../src/network/names.js';
-import { instanceTableScript, ruleLine } from '../../../src/network/nft-script.js';
+import { closedTableScript, instanceTableScript, replaceTableScript, ruleLine } from '../../../src/network/nft-script.js';
 import { subnetAt } from '../../../src/network/subnet-pool.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
@@ -40,6 +40,12 @@ describe('the instance nft table', () => {
   it('rejects traffic to the host unless allowed', () => {
     const host = script.slice(script.indexOf('chain host'), script.indexOf('chain egress'));
     expect(host).toContain('reject with tcp reset');
+  });
+
+  it('a closed table drops everything from the veth; the swap replaces it in one transaction', () => {
+    const names = netNames('aaaaaaaa', ID);
+    expect(closedTableScript(names)).toContain(`iifname "${names.hostIf}" drop`);
+    expect(replaceTableScript(names, 'table ip x {}\n')).toBe(`delete table ip ${names.table}\ntable ip x {}\n`);
   });
 
   it('renders ranges, port lists and icmp from numbers only', () => {
