@@ -44,8 +44,10 @@ describe('sweepOrphans', () => {
     await claims.init();
     await symlink(`dea-11111111-${C}`, join(dir, 'claims', 'ports', '61001'));
     const now = Date.now();
-    const { utimes } = await import('node:fs/promises');
-    await utimes(join(dir, 'netns', `dea-11111111-${A}`), new Date(now - 600_000), new Date(now - 600_000));
+    const { utimes, lutimes } = await import('node:fs/promises');
+    const old = new Date(now - 600_000);
+    await utimes(join(dir, 'netns', `dea-11111111-${A}`), old, old);
+    await lutimes(join(dir, 'claims', 'ports', '61001'), old, old);
     const removed = await sweepOrphans({ commands, claims, netnsDir: join(dir, 'netns'), procDir: join(dir, 'proc'), now: () => now });
     expect(removed).toEqual(expect.arrayContaining([`netns dea-11111111-${A}`, `table dea_11111111_${C}`, `link dea${C.slice(0, 10)}-2`, 'ports 61001']));
     expect(removed.some((r) => r.includes(B))).toBe(false);
