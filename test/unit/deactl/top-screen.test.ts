@@ -49,3 +49,22 @@ describe('watch masking', () => {
     expect(masked).toMatchObject({ host: 'h', credentials: '***', nats: 'nats://user:***@10.0.0.1:4222' });
   });
 });
+
+describe('watch summaries', () => {
+  it('says the common messages in a phrase, the rest as masked JSON', async () => {
+    const { summarise } = await import('../../../src/cli/deactl/watch-summary.js');
+    expect(summarise('dea.heartbeat', { dea: '0-0123456789abcdef', droplets: [{ droplet: 'web', index: 0, state: 'RUNNING' }] })).toBe('0-012345: web/0 RUNNING');
+    expect(
+      summarise('dea.advertise', { id: '1-abcdef123', available_memory: 384, available_disk: 1792, app_id_to_count: { web: 2 }, placement_properties: { zone: 'a' } }),
+    ).toBe('1-abcdef zone a: 384M memory, 1792M disk free; web×2');
+    expect(summarise('router.register', { app: 'web', uris: ['web.test'], host: '127.0.0.1', port: 61001, private_instance_id: 'x' })).toBe('web.test → 127.0.0.1:61001 (web)');
+    expect(summarise('droplet.exited', { droplet: 'web', index: 1, reason: 'CRASHED', exit_description: 'app instance exited', exit_status: 1 })).toBe(
+      'web/1 CRASHED: app instance exited (exit 1)',
+    );
+    expect(summarise('dea.0-abc.start', { droplet: 'web', index: 0, version: 'v1', limits: { mem: 128 }, stack: 's', env: ['SECRET=x'] })).toBe(
+      'start web/0 version v1 (128M, stack s)',
+    );
+    expect(summarise('vcap.component.discover', { credentials: ['u', 'p'] })).toBe('{"credentials":"***"}');
+    expect(summarise('dea.advertise', { nope: 1 })).toBe('{"nope":1}');
+  });
+});

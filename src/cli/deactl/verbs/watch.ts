@@ -1,18 +1,18 @@
 /**
  * `deactl watch [SUBJECT…]`: bus traffic as it happens, one line per message (time,
- * subject, body), secrets masked; --json gives one masked JSON object per line. Runs until
+ * subject, a short summary of the common ones or the body), secrets masked; --json gives one masked JSON object per line. Runs until
  * Ctrl-C.
  */
 import { mask } from '../mask.js';
 import { fit } from '../format.js';
+import { summarise } from '../watch-summary.js';
 import { Output, type GlobalOptions } from '../output.js';
 import { withSession } from '../run.js';
 import type { Message } from '../session.js';
 
 function line(m: Message, width: number): string {
   const time = new Date().toISOString().slice(11, 23);
-  const body = typeof m.data === 'string' ? m.data : JSON.stringify(mask(m.data));
-  return fit(`${time}  ${m.subject}  ${body}`, width);
+  return fit(`${time}  ${m.subject}  ${summarise(m.subject, m.data)}`, width);
 }
 
 export async function watch(subjects: readonly string[], g: GlobalOptions): Promise<number> {
