@@ -24,6 +24,11 @@ export class Claims {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The directory claims live in (agents register there too: agents.ts). */
+  get root(): string {
+    return this.dir;
+  }
+
   async init(): Promise<void> {
     for (const kind of ['subnets', 'ports'] as const) await mkdir(join(this.dir, kind), { recursive: true, mode: 0o700 });
   }

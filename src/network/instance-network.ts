@@ -14,6 +14,7 @@ import { parseIpv4 } from './ipv4.js';
 import { shapingScript, type Bandwidth } from './tc-script.js';
 import { findOwned, removalOrder, removeLeftover } from './sweep.js';
 import { sweepOrphans } from './orphans.js';
+import { liveAgents, registerAgent, unregisterAgent } from './agents.js';
 
 /** What an instance's network is made of: kept in its backend handle, so a restart finds it. */
 export interface NetRecord {
@@ -82,6 +83,7 @@ export class InstanceNetworks {
   /** Agent shutdown: the networks made ahead go. */
   async close(): Promise<void> {
     await this.slots.close();
+    await unregisterAgent(this.o.claims.root, this.o.tag);
   }
 
   /**
@@ -166,6 +168,7 @@ export class InstanceNetworks {
    */
   async init(): Promise<void> {
     await this.o.claims.init();
+    await registerAgent(this.o.claims.root, this.o.tag);
     await this.o.commands.sysctl('/proc/sys/net/ipv4/ip_forward', '1');
   }
 
@@ -183,7 +186,9 @@ export class InstanceNetworks {
       }
       logger.info({ event: 'network.swept', instance_id: id, removed: items }, `network of an instance no snapshot explains removed (${items.length} items)`);
     }
-    const orphans = await sweepOrphans({ commands, claims, netnsDir: this.o.netnsDir });
+    const liveTags = liveAgents(claims.root, true);
+    liveTags.delete(tag); // ours were just swept above
+    const orphans = await sweepOrphans({ commands, claims, netnsDir: this.o.netnsDir, liveTags });
     if (orphans.length > 0) logger.info({ event: 'network.orphans.swept', removed: orphans }, `networks no agent or container explains removed (${orphans.length} items)`);
   }
 

@@ -19,6 +19,8 @@ const GRACE_MS = 120_000;
 export interface OrphanOptions {
   readonly commands: NetCommands;
   readonly claims: Claims;
+  /** Tags of agents still running: theirs are never orphans (their ready networks hold no process). */
+  readonly liveTags?: ReadonlySet<string>;
   readonly netnsDir?: string;
   readonly procDir?: string;
   readonly now?: () => number;
@@ -30,9 +32,14 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
   const inUse = namespacesInUse(o.procDir ?? '/proc');
   const removed: string[] = [];
   const live = new Set<string>();
+  const liveTags = o.liveTags ?? new Set<string>();
   for (const name of list(netnsDir)) {
     const m = NAME.exec(name);
     if (!m) continue;
+    if (liveTags.has(m[1] as string)) {
+      live.add(name);
+      continue;
+    }
     const st = statOf(`${netnsDir}/${name}`);
     if (st === null) continue;
     if (inUse.has(st.ino) || now - st.mtimeMs < GRACE_MS) live.add(name);
@@ -41,7 +48,7 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
       removed.push(`netns ${name}`);
     }
   }
-  const orphan = (tag: string, id: string) => !live.has(`dea-${tag}-${id}`);
+  const orphan = (tag: string, id: string) => !liveTags.has(tag) && !live.has(`dea-${tag}-${id}`);
   for (const table of await tableNames(o.commands)) {
     const m = /^dea_([0-9a-f]{8})_([0-9a-f]{32})$/.exec(table);
     if (m && orphan(m[1] as string, m[2] as string)) {
@@ -59,7 +66,8 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
   for (const kind of ['subnets', 'ports'] as const) {
     for (const [key, owner] of await o.claims.list(kind)) {
       const st = statOf(o.claims.path(kind, key), true);
-      if (NAME.test(owner) && !live.has(owner) && st !== null && now - st.mtimeMs >= GRACE_MS) {
+      const tag = NAME.exec(owner)?.[1];
+      if (tag !== undefined && !liveTags.has(tag) && !live.has(owner) && st !== null && now - st.mtimeMs >= GRACE_MS) {
         await o.claims.release(kind, key, owner);
         removed.push(`${kind} ${key}`);
       }

@@ -135,7 +135,8 @@ export class ContainerBackend implements Backend {
   private recoverNetwork(handle: BackendHandle): NetRecord | null {
     const network = this.opts.network;
     if (!network || typeof handle.netSubnet !== 'string') return null;
-    const rec = network.recordOf(String(handle.netId), handle.netSubnet, handle.netShaped === 1);
+    // Handles written before networks were made ahead name the network by the instance (cgroup) id.
+    const rec = network.recordOf(String(handle.netId ?? handle.cgroup), handle.netSubnet, handle.netShaped === 1);
     if (rec !== null) network.adopt(rec);
     return rec;
   }
