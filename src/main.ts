@@ -116,7 +116,8 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const backend = await chooseBackend(config, layout, appUser, logger);
   const inContainers = backend.kind === 'container';
   const loopDisks = inContainers && config.backend.container.diskLimit === 'loop' ? new LoopDisks(join(layout.layers, '.disks')) : undefined;
-  const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks }, logger);
+  const seenInside = backend.instanceRoot === null ? [] : [backend.instanceRoot];
+  const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks, seenInside }, logger);
   const snapshot = new SnapshotStore(layout.snapshotFile);
   const usageHistory = new SnapshotStore(layout.usageHistoryFile);
   const directory = createDirectory({ now: () => clock.now(), layout, logger });
@@ -143,7 +144,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     maxSamples: config.monitor.maxUsageSamples,
     diskMaxAgeMs: DISK_MAX_AGE_MS,
     disk: new DiskMeter(),
-    watched: () => watched(agent, layout),
+    watched: () => watched(agent, layout, dirs),
     overQuota: (inst, reason) => void agent.ctx.lifecycle.kill(inst, reason),
     memoryIsGuarantee: elastic,
     renice,
@@ -223,10 +224,12 @@ async function exited(logger: Logger): Promise<number> {
 }
 
 /** Instances with a process, for the monitor. */
-function* watched(agent: Agent, layout: Layout): Iterable<Watched> {
+function* watched(agent: Agent, layout: Layout, dirs: InstanceDirs): Iterable<Watched> {
   for (const instance of agent.registry.inStates(LIVE)) {
     const process = agent.ctx.lifecycle.process(instance);
-    if (process) yield { instance, process, dir: layout.instanceDir(instance.localId) };
+    if (!process) continue;
+    const disk = dirs.diskSource?.(instance.localId, instance.dropletSha1) ?? null;
+    yield { instance, process, dir: layout.instanceDir(instance.localId), disk };
   }
 }
 
@@ -245,7 +248,7 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor, elast
 async function instanceDirs(
   layout: Layout,
   user: { uid: number; gid: number } | null,
-  extras: { shareWithGroup: boolean; loopDisks?: LoopDisks },
+  extras: { shareWithGroup: boolean; loopDisks?: LoopDisks; seenInside: readonly string[] },
   logger: Logger,
 ): Promise<{ dirs: InstanceDirs; spares: SparePool | null }> {
   if (await overlaySupported(layout, logger)) {

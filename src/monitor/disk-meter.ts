@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import { DiskTree, type DiskStats, type OpenByDir } from './disk-tree.js';
 import { openWritableFiles } from './open-files.js';
+import { statfsUsedBytes } from './disk-source.js';
 
 export type { DiskStats } from './disk-tree.js';
 
@@ -59,16 +60,28 @@ export class DiskMeter {
    * Measures the instance `key` whose directory is `dir`; `pids` are its live processes
    * (their open files are checked). A missing directory measures 0 bytes.
    */
-  measure(key: string, dir: string, pids: readonly number[], nowMs: number): DiskFigure {
+  measure(key: string, dir: string, pids: readonly number[], nowMs: number, seenAs: readonly string[] = []): DiskFigure {
     const inst = this.instanceFor(key, dir);
     let figure: DiskFigure = { bytes: 0, measuredAtMs: nowMs, full: true };
-    const open = inst === null ? null : this.openFiles(inst.tree, pids);
+    const open = inst === null ? null : this.openFiles(inst.tree, pids, seenAs);
     const pass = inst === null || open === null ? null : inst.tree.pass(nowMs, open.byDir, this.counters);
     if (inst !== null && open !== null && pass !== null) {
       figure = { bytes: inst.tree.bytes() + open.heldDeletedBytes, measuredAtMs: nowMs, full: pass.listed === pass.dirs };
     } else {
       this.instances.delete(key); // removed, or replaced: start over next time
     }
+    this.figures.set(key, figure);
+    return figure;
+  }
+
+  /**
+   * An instance with a filesystem of its own (a loop disk): its used blocks, one statfs,
+   * plus `baseBytes`; null when nothing is mounted at `path`.
+   */
+  measureFs(key: string, path: string, baseBytes: number, nowMs: number): DiskFigure | null {
+    const used = statfsUsedBytes(path);
+    if (used === null) return null;
+    const figure = { bytes: used + baseBytes, measuredAtMs: nowMs, full: true };
     this.figures.set(key, figure);
     return figure;
   }
@@ -120,12 +133,13 @@ export class DiskMeter {
    * The instance's files held open for writing, by directory (the tree refreshes their
    * blocks), and the bytes of deleted ones still held (in no directory, so apart).
    */
-  private openFiles(tree: DiskTree, pids: readonly number[]): { byDir: OpenByDir; heldDeletedBytes: number } {
+  private openFiles(tree: DiskTree, pids: readonly number[], seenAs: readonly string[]): { byDir: OpenByDir; heldDeletedBytes: number } {
     const byDir = new Map<string, Map<string, Stats>>();
     let heldBlocks = 0;
     const seen = new Set<number>();
-    for (const { path, deleted, st } of openWritableFiles(pids, tree.root, this.counters)) {
-      if (st.dev !== tree.dev || seen.has(st.ino)) continue;
+    for (const { path, deleted, st, mapped } of openWritableFiles(pids, tree.root, this.counters, seenAs)) {
+      // Through another view st.dev is the view's; the path says it is ours.
+      if ((!mapped && st.dev !== tree.dev) || seen.has(st.ino)) continue;
       seen.add(st.ino);
       if (deleted) {
         heldBlocks += st.blocks;

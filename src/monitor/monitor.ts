@@ -6,7 +6,8 @@ import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { TickCost } from '../status/source.js';
 import { cpuFraction, type CpuReading } from './cpu.js';
-import type { DiskMeter } from './disk-meter.js';
+import type { DiskFigure, DiskMeter } from './disk-meter.js';
+import type { DiskSource } from './disk-source.js';
 import { nextNice, quotaBreach } from './quota.js';
 
 /** One instance the monitor may look at this tick. */
@@ -14,6 +15,8 @@ export interface Watched {
   readonly instance: Instance;
   readonly process: InstanceProcess;
   readonly dir: string;
+  /** A cheaper way to its disk figure than walking `dir`, when there is one. */
+  readonly disk?: DiskSource | null;
 }
 
 export interface MonitorDeps {
@@ -119,9 +122,21 @@ export class Monitor {
 
   private measureDisk(w: Watched, pids: readonly number[], nowMs: number) {
     const t = performance.now();
-    const figure = this.deps.disk.measure(w.instance.localId, w.dir, pids, nowMs);
+    const figure = this.figureOf(w, pids, nowMs);
     this.diskWallMs += performance.now() - t;
     return figure;
+  }
+
+  private figureOf(w: Watched, pids: readonly number[], nowMs: number): DiskFigure {
+    const src = w.disk;
+    const key = w.instance.localId;
+    if (!src) return this.deps.disk.measure(key, w.dir, pids, nowMs);
+    if (src.kind === 'walk') {
+      const upper = this.deps.disk.measure(key, src.walk, pids, nowMs, src.seenAs);
+      return { ...upper, bytes: upper.bytes + src.baseBytes };
+    }
+    // Not mounted (any more): measure the directory the slow way rather than report 0.
+    return this.deps.disk.measureFs(key, src.path, src.baseBytes, nowMs) ?? this.deps.disk.measure(key, w.dir, pids, nowMs);
   }
 
   private track(inst: Instance): Track {

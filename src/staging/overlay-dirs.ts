@@ -4,6 +4,8 @@ import type { Logger } from '../platform/logger.js';
 import type { Layout } from './layout.js';
 import type { Unpack } from './spares.js';
 import { makeOwnedDir, type CachedRef, type InstanceDirs } from './unpacked-dirs.js';
+import type { DiskSource } from '../monitor/disk-source.js';
+import { treeBytes } from './tree-size.js';
 import { shareWithGroup } from './group-share.js';
 import type { LoopDisks } from './loop-disk.js';
 import type { CreateOptions } from './unpacked-dirs.js';
@@ -21,6 +23,8 @@ export interface OverlayDirsOptions {
   readonly shareWithGroup?: boolean;
   /** Put each instance's writable layer on a filesystem of its disk quota's size. */
   readonly loopDisks?: LoopDisks;
+  /** Where apps see their directory besides its host path (the container backend's `/home/vcap`). */
+  readonly seenInside?: readonly string[];
 }
 
 /**
@@ -33,6 +37,8 @@ export interface OverlayDirsOptions {
  */
 export class OverlayDirs implements InstanceDirs {
   private readonly trees = new Map<string, Promise<string>>();
+  /** Bytes of each droplet's tree, once known (a tree never changes once unpacked). */
+  private readonly treeSizes = new Map<string, number | 'pending'>();
 
   constructor(private readonly opts: OverlayDirsOptions) {}
 
@@ -131,6 +137,34 @@ export class OverlayDirs implements InstanceDirs {
     const dir = this.opts.layout.instanceDir(localId);
     if ((await runCommand('umount', [dir])) !== 0) await runCommand('umount', ['-l', dir]);
     await rmdir(dir).catch(() => undefined);
+  }
+
+  /**
+   * The writable layer plus the droplet's tree size, known once (walked in the
+   * background on first ask; null meanwhile). With a loop disk, one statfs of its
+   * filesystem. `seenAs`: where the instance's processes see their directory (the view
+   * on the host; `/home/vcap` in a container).
+   */
+  diskSource(localId: string, dropletSha1: string | null): DiskSource | null {
+    if (dropletSha1 === null) return null;
+    const base = this.treeSize(dropletSha1);
+    if (base === null) return null;
+    if (this.opts.loopDisks) return { kind: 'statfs', path: this.rwRoot(localId), baseBytes: base };
+    return { kind: 'walk', walk: this.rw(localId).upper, seenAs: [this.opts.layout.instanceDir(localId), ...(this.opts.seenInside ?? [])], baseBytes: base };
+  }
+
+  private treeSize(sha1: string): number | null {
+    const known = this.treeSizes.get(sha1);
+    if (typeof known === 'number') return known;
+    if (known === undefined) {
+      this.treeSizes.set(sha1, 'pending');
+      const tree = join(this.opts.layout.droplets, sha1, 'lower', 'tree');
+      treeBytes(tree).then(
+        (bytes) => this.treeSizes.set(sha1, bytes),
+        () => this.treeSizes.delete(sha1),
+      );
+    }
+    return null;
   }
 
   private rwRoot(localId: string): string {

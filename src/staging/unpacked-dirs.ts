@@ -2,6 +2,7 @@ import { chown, lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { Layout } from './layout.js';
 import type { SparePool, Unpack } from './spares.js';
+import type { DiskSource } from '../monitor/disk-source.js';
 
 export interface CachedRef {
   readonly sha1: string;
@@ -25,7 +26,13 @@ export interface InstanceDirs {
   retire(localId: string): Promise<void>;
   /** Droplets the directories still depend on, whatever the registry says. */
   mountedDroplets(): Promise<Set<string>>;
+  /**
+   * How the monitor may measure the instance's disk cheaper than walking its directory,
+   * or null: walk the directory (also while what this needs is still being worked out).
+   */
+  diskSource?(localId: string, dropletSha1: string | null): DiskSource | null;
 }
+
 
 export interface UnpackedDirsOptions {
   readonly layout: Layout;
