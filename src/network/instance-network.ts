@@ -117,7 +117,8 @@ export class InstanceNetworks {
       throw networkFailed('the host port is no longer ours', new Error(String(hostPort)));
     }
     try {
-      const table = instanceTableScript({ names: rec.names, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
+      if (!/^[0-9a-f]{32}$/.test(instanceId)) throw new Error(`not an instance id: ${instanceId.slice(0, 40)}`);
+      const table = instanceTableScript({ names: rec.names, instanceId, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
       await commands.nft(replaceTableScript(rec.names, table));
     } catch (err) {
       throw networkFailed('cannot set up the container network', err);

@@ -6,7 +6,7 @@
  */
 import type { EgressRule, PortRange } from './egress.js';
 import { formatCidr, formatIpv4, type AddressRange, type Cidr } from './ipv4.js';
-import type { NetNames } from './names.js';
+import { SHORT_ID_LENGTH, type NetNames } from './names.js';
 import type { Subnet } from './subnet-pool.js';
 
 export interface FirewallPolicy {
@@ -19,6 +19,8 @@ export interface FirewallPolicy {
 
 export interface InstanceFirewall {
   readonly names: NetNames;
+  /** The instance the network serves (its names carry the network's own id: it was made ahead). */
+  readonly instanceId: string;
   readonly subnet: Subnet;
   /** Addresses whose host port maps to the app: local_ip, and 127.0.0.1 for the host itself. */
   readonly mappedAddresses: readonly string[];
@@ -49,7 +51,8 @@ export function instanceTableScript(f: InstanceFirewall): string {
     ['egress', egressChain(f)],
   ];
   const body = chains.map(([name, lines]) => `  chain ${name} {\n${lines.map((l) => `    ${l}\n`).join('')}  }\n`).join('');
-  return `table ip ${names.table} {\n${body}}\n`;
+  // The instance id is checked hex (names.ts), safe inside quotes.
+  return `table ip ${names.table} {\n  comment "instance ${f.instanceId}"\n${body}}\n`;
 }
 
 /** Replies first; then the operator's allow and deny networks (the pool itself denied: neighbours); then the app's rules; then reject. */
@@ -63,7 +66,7 @@ function egressChain(f: InstanceFirewall): string[] {
     ...[...policy.denyNetworks, policy.pool].flatMap((n) => REJECT.map((r) => `ip daddr ${formatCidr(n)} ${r}`)),
     ...plain.map((r) => ruleLine(r, 'accept')),
     // As in dea_ng: rules with `log` come after the others.
-    ...logged.map((r) => ruleLine(r, `log prefix "${f.names.hostIf} " accept`)),
+    ...logged.map((r) => ruleLine(r, `log prefix "dea-${f.instanceId.slice(0, SHORT_ID_LENGTH)} " accept`)),
     ...REJECT,
   ];
 }

@@ -31,7 +31,7 @@ afterAll(async () => {
   const left: string[] = [];
   for (const dir of baseDirs) left.push(...(await leftovers(dir)));
   for (const dir of baseDirs) await removeLeftovers(dir);
-  expect(left).toEqual([]);
+  expect(left.join('\n')).toBe('');
   await sweepCgroupRoot(CGROUP_ROOT);
   await sweepCgroupRoot(`${CGROUP_ROOT}-x`);
 }, 60_000);

@@ -43,7 +43,8 @@ afterAll(async () => {
   for (const dir of dirs) await removeLeftovers(dir);
   await remote?.close();
   await sweepCgroupRoot(CGROUP_ROOT);
-  expect(left).toEqual([]);
+  await sweepCgroupRoot(`${CGROUP_ROOT}-open`);
+  expect(left.join('\n')).toBe('');
 }, 60_000);
 
 function startNet(agent: AgentHandle, app: string, over: Record<string, unknown> = {}): void {
@@ -115,6 +116,21 @@ describe('isolation', () => {
     expect(await get(a.port, `/connect?host=${hostEnd}&port=${hostPort}`)).toMatchObject({ connected: false });
     expect(await get(a.port, `/connect?host=127.0.0.1&port=${a.port}`)).toMatchObject({ connected: false });
   });
+
+  it('reaches both where the operator allows it: allow_host_access, allow_networks', async () => {
+    const agent = await s.startAgent({
+      // A cgroup root of its own: an agent removes what it finds under its root at its stop.
+      config: { backend: { kind: 'container', container: { cgroup_root: `${CGROUP_ROOT}-open`, network: { allow_host_access: true, allow_networks: ['10.254.0.0/22'] } } } },
+    });
+    agents.push(agent);
+    const a = await running('nt-open-a', {}, agent);
+    const b = await running('nt-open-b', {}, agent);
+    const ipA = await containerIp(a.port);
+    const hostEnd = ipA.replace(/\d+$/, (d) => String(Number(d) - 1));
+    expect(await get(a.port, `/connect?host=${hostEnd}&port=${hostPort}`)).toEqual({ connected: true });
+    expect(await get(a.port, `/connect?host=${await containerIp(b.port)}&port=8080`)).toEqual({ connected: true });
+    expect(await agent.stop()).toBe(0);
+  }, 60_000);
 });
 
 describe('egress', () => {

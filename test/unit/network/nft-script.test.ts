@@ -13,6 +13,7 @@ const rule = (over: Partial<EgressRule>): EgressRule => ({
 describe('the instance nft table', () => {
   const script = instanceTableScript({
     names: netNames('aaaaaaaa', ID),
+    instanceId: 'fedcba9876543210fedcba9876543210',
     subnet: subnetAt(parseCidr('10.254.0.4/30')!.first),
     mappedAddresses: ['127.0.0.1', '127.0.0.1'],
     hostPort: 61001,
@@ -22,7 +23,7 @@ describe('the instance nft table', () => {
   });
 
   it('is one table named for the agent and instance, mapping the host port both for outside and the host itself', () => {
-    expect(script.startsWith(`table ip dea_aaaaaaaa_${ID} {`)).toBe(true);
+    expect(script.startsWith(`table ip dea_aaaaaaaa_${ID} {\n  comment "instance fedcba9876543210fedcba9876543210"\n`)).toBe(true);
     expect(script.match(/ip daddr \{ 127\.0\.0\.1 \} tcp dport 61001 dnat to 10\.254\.0\.6:8080/g)).toHaveLength(2);
     expect(script).toContain('oifname "dea0123456789-0" ip saddr 127.0.0.0/8 snat to 10.254.0.5');
   });
@@ -30,7 +31,7 @@ describe('the instance nft table', () => {
   it('orders egress: replies, allow, deny and the pool, the rules, logged rules, reject', () => {
     const egress = script.slice(script.indexOf('chain egress'));
     const order = ['ct state established,related accept', 'ip daddr 10.1.0.0/16 accept', 'ip daddr 10.2.0.0/16 meta l4proto tcp reject', 'ip daddr 10.254.0.0/22 meta l4proto tcp reject',
-      'ip daddr 10.0.0.0/8 tcp dport { 443 } accept', 'ip daddr 192.0.2.9 log prefix "dea0123456789-0 " accept', 'reject with icmp type admin-prohibited'];
+      'ip daddr 10.0.0.0/8 tcp dport { 443 } accept', 'ip daddr 192.0.2.9 log prefix "dea-fedcba9876 " accept', 'reject with icmp type admin-prohibited'];
     // The final reject stands alone on its line (deny lines carry the same verdict after an address).
     const at = order.map((l, i) => (i === order.length - 1 ? egress.indexOf(`    ${l}\n`) : egress.indexOf(l)));
     expect(at.every((i) => i >= 0)).toBe(true);
