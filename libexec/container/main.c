@@ -1,6 +1,10 @@
 /*
  * dea-container, the per-instance supervising parent of the container backend.
  *
+ * With --netns it first joins the instance's named network namespace, so the init and
+ * the app are born in it, and when the init has exited it removes that network
+ * (netclean.c) before recording the exit.
+ *
  * It clones the container's init into new PID, mount, UTS and IPC namespaces, tells the
  * agent once on --status-fd whether the app was exec'd ("ok <init pid>") or why not
  * ("error <why>"), then waits for the init and records its exit status in

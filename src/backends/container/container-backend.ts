@@ -13,7 +13,7 @@ import type { PoolPressure } from './pool-pressure.js';
 import type { AgentCgroup } from './agent-cgroup.js';
 import { InstanceCgroups, removeCgroupRoot } from './cgroups.js';
 import { ContainerProcess, type ContainerParts } from './container-process.js';
-import { launchContainer, type Launched } from './launcher.js';
+import { launchContainer, type ContainerArgs, type Launched } from './launcher.js';
 import type { InstanceNetworks, NetRecord } from '../../network/instance-network.js';
 import type { HostPortPool } from '../../network/port-pool.js';
 import { writeNetworkFiles } from './network-files.js';
@@ -97,6 +97,13 @@ export class ContainerBackend implements Backend {
       await release().catch(() => undefined);
       throw err instanceof AgentError && err.code === ErrorCodes.BACKEND_FAILED ? err : failed(`cannot start the container: ${reason(err)}`, err);
     }
+  }
+
+  /** What the supervisor joins and, when the instance ends, removes of its network. */
+  private supervisorNet(spec: LaunchSpec, net: NetRecord | null, files: { hosts: string; resolv: string } | null): ContainerArgs['net'] {
+    const network = this.opts.network;
+    if (!network || net === null || files === null || !spec.network) return undefined;
+    return { ...network.endsWithInstance(net, spec.network.hostPort), ...files };
   }
 
   /** The namespace the supervisor joins, when instances get networks of their own. */
@@ -210,7 +217,7 @@ export class ContainerBackend implements Backend {
       uid,
       gid: uid,
       groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
-      net: net === null || files === null || !spec.network ? undefined : { ...this.opts.network!.endsWithInstance(net, spec.network.hostPort), ...files },
+      net: this.supervisorNet(spec, net, files),
     });
     const netStart = net !== null && spec.network && this.opts.network ? new NetworkStart(this.opts.network, net, spec, runDir, () => launching.then(() => cgroups.killAll(), () => undefined)) : null;
     try {
