@@ -56,9 +56,13 @@ async function main(): Promise<void> {
   const bus = await connectTestClient(nats.url);
   const agent = await startAgent({
     natsUrl: nats.url,
+    compiled: true,
     baseDir: path.join(root, 'base'),
     config: {
       logging: { level: 'info' },
+      // The process backend, as in the first measurements (DEA_BENCH_BACKEND=container
+      // for containers; their networks are off here: 500 need a bigger pool than the default).
+      backend: { kind: process.env['DEA_BENCH_BACKEND'] ?? 'process', container: { network: { enabled: false } } },
       resources: { memory_mb: 1_000_000, disk_mb: 10_000_000 },
       instance: { nproc_limit: 8192 },
       monitor: { interval_ms: 2000 },
