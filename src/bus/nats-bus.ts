@@ -1,6 +1,7 @@
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { Logger } from '../platform/logger.js';
 import { whenAborted } from '../platform/signals.js';
+import { pauseUnlessAborted } from '../platform/clock.js';
 import { scrubUrl, statusLogger } from './nats-status.js';
 import { encodeJson, type Bus, type BusHandler, type Subscription } from './types.js';
 
@@ -85,7 +86,7 @@ async function probeWhilePending(opts: NatsBusOptions, pending: Promise<unknown>
   );
   let attempt = 0;
   for (let wait = PROBE_FIRST_MS; ; wait = Math.min(wait * 2, PROBE_MAX_MS)) {
-    await Promise.race([settled, sleep(wait, opts.stopping)]);
+    await Promise.race([settled, pauseUnlessAborted(wait, opts.stopping)]);
     if (done || opts.stopping.aborted) return;
     attempt++;
     await Promise.all(opts.servers.map((server) => probe(server, opts, attempt, wait)));
@@ -114,17 +115,6 @@ function describe(err: unknown): string {
   return scrubUrl(err instanceof Error ? err.message : String(err));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 async function watchStatus(nc: NatsConnection, logger: Logger, bus: NatsBus): Promise<void> {
   const log = statusLogger(logger);

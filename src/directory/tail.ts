@@ -11,6 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { lstat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { pauseUnlessAborted } from '../platform/clock.js';
 
 /** dea_ng's Go server flushed tails every 50 ms. */
 export const TAIL_POLL_MS = 50;
@@ -35,18 +36,6 @@ export interface TailOptions {
   readonly pollMs?: number;
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Resolves when `res` can take more, or the signal ends the wait. */
 function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -90,7 +79,7 @@ export async function tailFile(res: ServerResponse, first: TailTarget, opts: Tai
         at.mark = Buffer.alloc(0);
         continue;
       }
-      await pause(opts.pollMs ?? TAIL_POLL_MS, opts.signal);
+      await pauseUnlessAborted(opts.pollMs ?? TAIL_POLL_MS, opts.signal);
     }
     return 'aborted';
   } finally {
