@@ -6,7 +6,7 @@
  * its network with it (its supervisor removes it).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
@@ -120,8 +120,12 @@ describe('after the agent', () => {
     const port = r.data.port as number;
     await started(agent, 'nl-orphan', worker);
     const [orphan] = await s.find({ droplet: 'nl-orphan' }, agent);
-    const orphanNet = JSON.parse(readFileSync(join(agent.baseDir, 'db', 'supervise', orphan.instance, 'handle.json'), 'utf8')).netId as string;
+    const runDir = join(agent.baseDir, 'db', 'supervise', orphan.instance);
+    const orphanNet = JSON.parse(readFileSync(join(runDir, 'handle.json'), 'utf8')).netId as string;
     expect(orphanNet).toMatch(/^[0-9a-f]{32}$/);
+    // A worker is RUNNING at once; its rules go in meanwhile. From net-ready on, its
+    // supervisor owns the clean-up (before, an agent killed leaves it to the next agent's sweep).
+    await waitFor(() => expect(existsSync(join(runDir, 'net-ready'))).toBe(true), 15_000);
     agent.child.kill('SIGKILL');
     await agent.exited;
     // Still served through its mapping with nobody watching.
