@@ -16,7 +16,7 @@ LXCFS_DIR=/tmp/dea-dev-lxcfs
 # deactl's records of what this run pushed (DEACTL_HOME), removed with the rest.
 export DEACTL_HOME=/tmp/dea-dev-deactl
 BASE_DIR=$(sed -n 's/^base_dir: *//p' config/dev.yml)
-say() { printf '[dev] %s\n' "$*"; }
+say() { printf '[dev] %s\n' "$*" || true; }
 nats_pid="" lxcfs_pid="" agent_pid="" stopping=""
 
 # The agent's JSON lines, one short line each; debug ones only with DEA_DEV_VERBOSE=1.
@@ -46,7 +46,9 @@ cleanup() {
   local code=$1 why=$2
   [ -n "$stopping" ] && return
   stopping=1
-  trap '' INT TERM HUP
+  # PIPE too: when the output went through a pipe (`npm run dev | tee log`) whose reader
+  # the Ctrl-C ended, a line said here must not end the clean-up half-way.
+  trap '' INT TERM HUP PIPE
   say "$why: stopping the agent, then nats-server"
   # Above the agent's own 60 s shutdown deadline: it stops every app first.
   [ -n "$agent_pid" ] && { stop_pid "$agent_pid" 70; say "agent stopped"; }
