@@ -7,7 +7,7 @@
  *     the configured rate (loopback → DNAT → the container's namespace, nothing else).
  * Writes bench/results/network.json. Everything it makes is removed, also on failure.
  */
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import { Cleanup } from './cleanup.js';
 import { roundSummary, summarize } from './stats.js';
 
 const RUNS = 30;
+const REACH_RUNS = 10;
 const WARMUP = 3;
 const RESULTS = fileURLToPath(new URL('./results/network.json', import.meta.url));
 const LIBEXEC = fileURLToPath(new URL('../libexec', import.meta.url));
@@ -95,6 +96,55 @@ async function startOverhead(h: Harness, cleanup: Cleanup): Promise<Record<strin
   return { launchMs: launch, totalMs: total, addedToLaunchMedianMs: Math.round((launch.withNetwork.median - launch.without.median) * 100) / 100 };
 }
 
+/** A free host port for an app without a network of its own. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** launch → the app (Node, net.js) accepts a connection at 127.0.0.1:<host port>: what a health check waits for. */
+async function reachableOnce(h: Harness, b: Backend | null): Promise<number> {
+  const plain = await h.instance('exec node /home/vcap/app/net.js');
+  await writeFile(join(plain.dir, 'app', 'net.js'), NET_APP);
+  const sized = { ...plain, limits: { ...plain.limits, memMb: 256, nproc: 256 } };
+  const hostPort = b === null ? await freePort() : 0;
+  const spec = b === null ? { ...sized, env: [...sized.env.filter(([k]) => k !== 'PORT'), ['PORT', String(hostPort)] as [string, string]] } : await withNetwork(b, sized);
+  const port = spec.network?.hostPort ?? hostPort;
+  const t0 = nowMs();
+  const p = await (b?.backend ?? h.backend).launch(spec);
+  try {
+    await listening(port);
+    return nowMs() - t0;
+  } finally {
+    await p.stop(1000);
+    await p.destroy();
+    if (b !== null) b.ports.release(port);
+  }
+}
+
+async function untilReachable(h: Harness, cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const b = await networked(h, null);
+  cleanup.defer('close the networked backend', () => b.backend.close());
+  const net: number[] = [];
+  const plain: number[] = [];
+  progress(`until reachable: 1 warm-up + ${REACH_RUNS} rounds of (with network, without)`);
+  for (let i = 0; i < REACH_RUNS + 1; i++) {
+    const n = await reachableOnce(h, b);
+    const p = await reachableOnce(h, null);
+    if (i === 0) continue;
+    net.push(n);
+    plain.push(p);
+  }
+  const withNet = roundSummary(summarize(net));
+  const without = roundSummary(summarize(plain));
+  return { withNetwork: withNet, without, addedToMedianMs: Math.round((withNet.median - without.median) * 100) / 100 };
+}
+
 async function listening(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -139,12 +189,13 @@ async function main(cleanup: Cleanup): Promise<void> {
   cleanup.defer('close the container harness', () => h.close());
   cleanup.defer('remove network leftovers', () => removeLeftovers(h.base));
   const overhead = await startOverhead(h, cleanup);
+  const reachable = await untilReachable(h, cleanup);
   const shaping: Record<string, unknown>[] = [];
   for (const { rate, bytes } of SHAPED) {
     progress(`shaping: ${bytes / 1e6} MB each way at ${rate / 1e6} MB/s`);
     shaping.push(await shaped(h, rate, bytes, cleanup));
   }
-  const results = { at: new Date().toISOString(), machine: { cpus: os.cpus().length, kernel: os.release(), node: process.version }, overhead, shaping };
+  const results = { at: new Date().toISOString(), machine: { cpus: os.cpus().length, kernel: os.release(), node: process.version, load: os.loadavg()[0] }, overhead, reachableMs: reachable, shaping };
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   const l = overhead.launchMs as { withNetwork: { median: number; p90: number }; without: { median: number; p90: number } };
   process.stdout.write(
@@ -153,6 +204,7 @@ async function main(cleanup: Cleanup): Promise<void> {
       `  container launch with a network:    ${l.withNetwork.median} [${l.withNetwork.p90}]`,
       `  container launch without:           ${l.without.median} [${l.without.p90}]`,
       `  the network adds to the median:     ${String(overhead.addedToLaunchMedianMs)}`,
+      `  until a Node app is reachable, with a network: ${(reachable.withNetwork as { median: number }).median}, without: ${(reachable.without as { median: number }).median} (adds ${String(reachable.addedToMedianMs)})`,
       ...shaping.map((s) => `  shaped ${Number(s.rateBytesPerSec) / 1e6} MB/s: into ${String(s.intoPctOfRate)} %, out of ${String(s.outOfPctOfRate)} % of the rate (payload)`),
       `written to ${path.relative(process.cwd(), RESULTS)}`,
       '',

@@ -20,21 +20,30 @@ export async function unregisterAgent(dir: string, tag: string): Promise<void> {
 
 /** Tags whose agent still runs (the same process: pid and start time); `prune` removes the others' records. */
 export function liveAgents(dir: string, prune = false): Set<string> {
+  return agentStates(dir, prune).live;
+}
+
+/** Live tags, and tags whose agent is known to have died (its record names a gone process). */
+export function agentStates(dir: string, prune = false): { live: Set<string>; dead: Set<string> } {
   const live = new Set<string>();
+  const dead = new Set<string>();
   let tags: string[] = [];
   try {
     tags = readdirSync(join(dir, 'agents'));
   } catch {
-    return live;
+    return { live, dead };
   }
   for (const tag of tags) {
     try {
       const [pid, start] = readFileSync(join(dir, 'agents', tag), 'utf8').trim().split(' ');
       if (isSameProcess(Number(pid), start ? Number(start) : null)) live.add(tag);
-      else if (prune) rmSync(join(dir, 'agents', tag), { force: true });
+      else {
+        dead.add(tag);
+        if (prune) rmSync(join(dir, 'agents', tag), { force: true });
+      }
     } catch {
       // gone meanwhile
     }
   }
-  return live;
+  return { live, dead };
 }

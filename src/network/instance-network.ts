@@ -7,19 +7,21 @@ import type { Claims } from './claims.js';
 import type { NetCommands } from './commands.js';
 import type { EgressRule } from './egress.js';
 import { containerSideScript, hostSideScript } from './ip-script.js';
-import { netNames, type NetNames } from './names.js';
+import { instanceLinks, netNames, type NetNames } from './names.js';
 import { closedTableScript, deleteTableScript, instanceTableScript, replaceTableScript, type FirewallPolicy } from './nft-script.js';
 import { subnetAt, type Subnet, type SubnetPool } from './subnet-pool.js';
 import { parseIpv4 } from './ipv4.js';
 import { shapingScript, type Bandwidth } from './tc-script.js';
 import { findOwned, removalOrder, removeLeftover } from './sweep.js';
 import { sweepOrphans } from './orphans.js';
-import { liveAgents, registerAgent, unregisterAgent } from './agents.js';
+import { agentStates, registerAgent, unregisterAgent } from './agents.js';
 
 /** What an instance's network is made of: kept in its backend handle, so a restart finds it. */
 export interface NetRecord {
   /** Named by the network's own id (names.instanceId), made before its instance was known. */
   readonly names: NetNames;
+  /** Its host-side links' names once it serves an instance (its short id); `names`' until then. */
+  readonly links: Pick<NetNames, 'hostIf' | 'ifb'>;
   readonly subnet: Subnet;
   readonly shaped: boolean;
 }
@@ -66,8 +68,9 @@ export class InstanceNetworks {
    * id (it was made before the instance was known); the instance's handle records it.
    * The host port's claim is handed over to it, so both end with it.
    */
-  async prepare(): Promise<NetRecord> {
-    return this.slots.take();
+  async prepare(instanceId: string): Promise<NetRecord> {
+    const rec = await this.slots.take();
+    return { ...rec, links: instanceLinks(instanceId) };
   }
 
   /** Makes networks ahead again, up to the pool's size (after a start has done its own work). */
@@ -83,6 +86,7 @@ export class InstanceNetworks {
   /** Agent shutdown: the networks made ahead go. */
   async close(): Promise<void> {
     await this.slots.close();
+    this.o.logger.info({ event: 'network.closed', tag: this.o.tag }, 'instance networks made ahead removed');
     await unregisterAgent(this.o.claims.root, this.o.tag);
   }
 
@@ -94,7 +98,7 @@ export class InstanceNetworks {
   private async make(): Promise<NetRecord> {
     const names = netNames(this.o.tag, randomBytes(16).toString('hex'));
     const subnet = await this.claimSubnet(names.netns);
-    const rec: NetRecord = { names, subnet, shaped: this.o.bandwidth !== null };
+    const rec: NetRecord = { names, links: names, subnet, shaped: this.o.bandwidth !== null };
     const { commands, mtu, bandwidth } = this.o;
     try {
       await commands.ipBatch(hostSideScript({ names, subnet, mtu }) + this.ifbLines(rec));
@@ -118,7 +122,10 @@ export class InstanceNetworks {
     }
     try {
       if (!/^[0-9a-f]{32}$/.test(instanceId)) throw new Error(`not an instance id: ${instanceId.slice(0, 40)}`);
-      const table = instanceTableScript({ names: rec.names, instanceId, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
+      // Its links take the instance's short id; the closed table matches them by index meanwhile.
+      await commands.ipBatch(renameScript(rec));
+      const names = { ...rec.names, ...rec.links };
+      const table = instanceTableScript({ names, instanceId, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
       await commands.nft(replaceTableScript(rec.names, table));
     } catch (err) {
       throw networkFailed('cannot set up the container network', err);
@@ -134,7 +141,7 @@ export class InstanceNetworks {
     return {
       netns: `${this.o.netnsDir}/${n.netns}`,
       table: n.table,
-      links: rec.shaped ? [n.ifb] : [],
+      links: rec.shaped ? [rec.links.ifb] : [],
       claims: [this.o.claims.path('subnets', rec.subnet.network), this.o.claims.path('ports', String(hostPort))],
     };
   }
@@ -148,11 +155,14 @@ export class InstanceNetworks {
       await this.o.claims.release('subnets', rec.subnet.network, n.netns);
       return;
     }
+    // Its links under whichever names they have (renamed for the instance, or not yet).
+    const linkNames = (pick: (l: Pick<NetNames, 'hostIf' | 'ifb'>) => string) => [...new Set([pick(rec.links), pick(n)])];
+    const deleteLinks = (names: string[]) => Promise.all(names.map((l) => commands.ipBatch(`link delete dev ${l}\n`).catch((err: unknown) => (isAbsent(err) ? undefined : Promise.reject(err)))));
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['table', () => commands.nft(deleteTableScript(n))],
       // Deleting the host end takes its peer with it; the namespace then holds only lo.
-      ['veth', () => commands.ipBatch(`link delete dev ${n.hostIf}\n`)],
-      ['ifb', () => (rec.shaped ? commands.ipBatch(`link delete dev ${n.ifb}\n`) : Promise.resolve())],
+      ['veth', () => deleteLinks(linkNames((l) => l.hostIf))],
+      ['ifb', () => (rec.shaped ? deleteLinks(linkNames((l) => l.ifb)) : Promise.resolve())],
       ['netns', () => commands.ipBatch(`netns delete ${n.netns}\n`)],
     ];
     for (const [what, step] of steps) {
@@ -171,6 +181,7 @@ export class InstanceNetworks {
     await this.o.claims.init();
     await registerAgent(this.o.claims.root, this.o.tag);
     await this.o.commands.sysctl('/proc/sys/net/ipv4/ip_forward', '1');
+    this.o.logger.info({ event: 'network.ready', tag: this.o.tag, ready_slots: this.o.readySlots }, `instance networks: names tagged ${this.o.tag}`);
   }
 
   /** After adoption: everything of this agent's that no adopted instance (by instance or network id) explains goes. */
@@ -187,9 +198,9 @@ export class InstanceNetworks {
       }
       logger.info({ event: 'network.swept', instance_id: id, removed: items }, `network of an instance no snapshot explains removed (${items.length} items)`);
     }
-    const liveTags = liveAgents(claims.root, true);
+    const { live: liveTags, dead: deadTags } = agentStates(claims.root, true);
     liveTags.delete(tag); // ours were just swept above
-    const orphans = await sweepOrphans({ commands, claims, netnsDir: this.o.netnsDir, liveTags });
+    const orphans = await sweepOrphans({ commands, claims, netnsDir: this.o.netnsDir, liveTags, deadTags });
     if (orphans.length > 0) logger.info({ event: 'network.orphans.swept', removed: orphans }, `networks no agent or container explains removed (${orphans.length} items)`);
   }
 
@@ -198,11 +209,11 @@ export class InstanceNetworks {
     this.o.subnets.taken(rec.subnet);
   }
 
-  /** The record of an earlier agent's handle, if it is one of ours. */
-  recordOf(instanceId: string, subnet: string, shaped: boolean): NetRecord | null {
+  /** The record of an earlier agent's handle (its network's id, its instance's), if it is one of ours. */
+  recordOf(netId: string, instanceId: string, subnet: string, shaped: boolean): NetRecord | null {
     if (!this.o.subnets.holds(subnet)) return null;
     const addr = parseIpv4(subnet);
-    return addr === null ? null : { names: netNames(this.o.tag, instanceId), subnet: subnetAt(addr), shaped };
+    return addr === null ? null : { names: netNames(this.o.tag, netId), links: instanceLinks(instanceId), subnet: subnetAt(addr), shaped };
   }
 
   private async claimSubnet(owner: string): Promise<Subnet> {
@@ -223,6 +234,12 @@ export class InstanceNetworks {
     const n = rec.names;
     return `link add ${n.ifb} type ifb\nlink set dev ${n.ifb} alias ${n.alias}\nlink set dev ${n.ifb} up\n`;
   }
+}
+
+function renameScript(rec: NetRecord): string {
+  const lines = [`link set dev ${rec.names.hostIf} name ${rec.links.hostIf}`];
+  if (rec.shaped) lines.push(`link set dev ${rec.names.ifb} name ${rec.links.ifb}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** `ip`/`nft` saying the thing to delete is not there: already gone, which is the goal. */

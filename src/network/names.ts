@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
  *
  *   netns          dea-<tag>-<instance id>        /run/netns, survives an agent restart
  *   host veth      dea<short id>-0                interface names have 15 characters
+ *                                                 (renamed to the instance's short id: instanceLinks)
  *   container end  dea<short id>-1                inside the namespace
  *   ifb            dea<short id>-2                the container's upload is shaped here
  *   nft table      dea_<tag>_<instance id>        one per instance: set up and removed whole
@@ -43,6 +44,16 @@ export function netNames(tag: string, instanceId: string): NetNames {
     table: `dea_${tag}_${instanceId}`,
     alias: `dea:${tag}:${instanceId}`,
   };
+}
+
+/**
+ * The host-side links once a network serves an instance: renamed after the instance's
+ * short id (a network is made before its instance is known, under its own id).
+ */
+export function instanceLinks(instanceId: string): Pick<NetNames, 'hostIf' | 'ifb'> {
+  if (!ID.test(instanceId)) throw new Error(`bad instance id: ${instanceId.slice(0, 40)}`);
+  const short = instanceId.slice(0, SHORT_ID_LENGTH);
+  return { hostIf: `dea${short}-0`, ifb: `dea${short}-2` };
 }
 
 /** The instance id in one of this agent's names, or null when the name is not its. */

@@ -42,11 +42,11 @@ export function instanceTableScript(f: InstanceFirewall): string {
     ['postrouting', [
       'type nat hook postrouting priority srcnat; policy accept;',
       // The host's own loopback traffic, sent to the container: it must be able to answer.
-      `oifname "${names.hostIf}" ip saddr 127.0.0.0/8 snat to ${subnet.hostIp}`,
-      `ip saddr ${subnet.containerIp} ip daddr != ${formatCidr(f.policy.pool)} oifname != "${names.hostIf}" masquerade`,
+      `oif "${names.hostIf}" ip saddr 127.0.0.0/8 snat to ${subnet.hostIp}`,
+      `ip saddr ${subnet.containerIp} ip daddr != ${formatCidr(f.policy.pool)} oif != "${names.hostIf}" masquerade`,
     ]],
-    ['forward', ['type filter hook forward priority filter; policy accept;', `iifname "${names.hostIf}" jump egress`]],
-    ['input', ['type filter hook input priority filter; policy accept;', `iifname "${names.hostIf}" jump host`]],
+    ['forward', ['type filter hook forward priority filter; policy accept;', `iif "${names.hostIf}" jump egress`]],
+    ['input', ['type filter hook input priority filter; policy accept;', `iif "${names.hostIf}" jump host`]],
     ['host', ['ct state established,related accept', ...(f.policy.allowHostAccess ? ['accept'] : REJECT)]],
     ['egress', egressChain(f)],
   ];
@@ -97,12 +97,14 @@ function destination(r: AddressRange): string {
 
 /**
  * A network made ahead has its inside addressed already, so until its instance's rules
- * replace this table nothing may pass from it: everything arriving from its veth is refused.
+ * replace this table nothing may pass from it: everything arriving from its veth is
+ * dropped. Links are matched by index (`iif`), not name: the veth is renamed for its
+ * instance before the swap, and must stay closed meanwhile.
  */
 export function closedTableScript(names: Pick<NetNames, 'table' | 'hostIf'>): string {
   const refuse = (hook: string) => `  chain ${hook} {
     type filter hook ${hook} priority filter; policy accept;
-    iifname "${names.hostIf}" drop
+    iif "${names.hostIf}" drop
   }
 `;
   return `table ip ${names.table} {

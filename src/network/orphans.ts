@@ -1,7 +1,6 @@
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Claims } from './claims.js';
 import type { NetCommands } from './commands.js';
-import { SHORT_ID_LENGTH } from './names.js';
 import { aliasedLinks, tableNames } from './sweep.js';
 
 /**
@@ -21,6 +20,8 @@ export interface OrphanOptions {
   readonly claims: Claims;
   /** Tags of agents still running: theirs are never orphans (their ready networks hold no process). */
   readonly liveTags?: ReadonlySet<string>;
+  /** Tags of agents known dead: their empty namespaces are orphans at once (nothing will join them). */
+  readonly deadTags?: ReadonlySet<string>;
   readonly netnsDir?: string;
   readonly procDir?: string;
   readonly now?: () => number;
@@ -42,7 +43,8 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
     }
     const st = statOf(`${netnsDir}/${name}`);
     if (st === null) continue;
-    if (inUse.has(st.ino) || now - st.mtimeMs < GRACE_MS) live.add(name);
+    const young = now - st.mtimeMs < GRACE_MS && !o.deadTags?.has(m[1] as string);
+    if (inUse.has(st.ino) || young) live.add(name);
     else {
       await o.commands.ipBatch(`netns delete ${name}\n`).catch(() => undefined);
       removed.push(`netns ${name}`);
@@ -58,7 +60,8 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
   }
   for (const link of await aliasedLinks(o.commands)) {
     const m = /^dea:([0-9a-f]{8}):([0-9a-f]{32})$/.exec(link.alias);
-    if (m && link.name.startsWith(`dea${(m[2] as string).slice(0, SHORT_ID_LENGTH)}`) && orphan(m[1] as string, m[2] as string)) {
+    // By alias alone: a link serving an instance carries the instance's short id in its name.
+    if (m && orphan(m[1] as string, m[2] as string)) {
       await o.commands.ipBatch(`link delete dev ${link.name}\n`).catch(() => undefined);
       removed.push(`link ${link.name}`);
     }
@@ -67,7 +70,8 @@ export async function sweepOrphans(o: OrphanOptions): Promise<string[]> {
     for (const [key, owner] of await o.claims.list(kind)) {
       const st = statOf(o.claims.path(kind, key), true);
       const tag = NAME.exec(owner)?.[1];
-      if (tag !== undefined && !liveTags.has(tag) && !live.has(owner) && st !== null && now - st.mtimeMs >= GRACE_MS) {
+      const old = st !== null && (now - st.mtimeMs >= GRACE_MS || o.deadTags?.has(tag ?? '') === true);
+      if (tag !== undefined && !liveTags.has(tag) && !live.has(owner) && old) {
         await o.claims.release(kind, key, owner);
         removed.push(`${kind} ${key}`);
       }

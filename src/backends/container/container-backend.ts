@@ -110,7 +110,7 @@ export class ContainerBackend implements Backend {
   private async prepareNetwork(spec: LaunchSpec): Promise<NetRecord | null> {
     const network = this.opts.network;
     if (!network || !spec.network) return null;
-    return network.prepare();
+    return network.prepare(spec.instanceId);
   }
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
@@ -119,7 +119,7 @@ export class ContainerBackend implements Backend {
     const cgroups = InstanceCgroups.locate(this.opts.host, this.opts.cgroupRoot, String(handle.cgroup), this.opts.clock);
     const net = this.recoverNetwork(handle);
     this.adoptMemoryPolicy(cgroups, handle);
-    const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, hostIf: net?.names.hostIf ?? null, release: this.releaser(uid, net) };
+    const parts: ContainerParts = { handle, runDir, cgroups, clock: this.opts.clock, hostIf: net?.links.hostIf ?? null, release: this.releaser(uid, net) };
     const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
     return ContainerProcess.adopt(parts, Number(handle.supervisorPid), start);
   }
@@ -143,7 +143,7 @@ export class ContainerBackend implements Backend {
     const network = this.opts.network;
     if (!network || typeof handle.netSubnet !== 'string') return null;
     // Handles written before networks were made ahead name the network by the instance (cgroup) id.
-    const rec = network.recordOf(String(handle.netId ?? handle.cgroup), handle.netSubnet, handle.netShaped === 1);
+    const rec = network.recordOf(String(handle.netId ?? handle.cgroup), String(handle.cgroup), handle.netSubnet, handle.netShaped === 1);
     if (rec !== null) network.adopt(rec);
     return rec;
   }
@@ -219,7 +219,7 @@ export class ContainerBackend implements Backend {
       groups: this.opts.appGroup === null ? [] : [this.opts.appGroup],
       net: this.supervisorNet(spec, net, files),
     });
-    const netStart = net !== null && spec.network && this.opts.network ? new NetworkStart(this.opts.network, net, spec, runDir, () => launching.then(() => cgroups.killAll(), () => undefined)) : null;
+    const netStart = net !== null && spec.network && this.opts.network ? new NetworkStart(this.opts.network, net, spec, runDir, launching, () => launching.then(() => cgroups.killAll(), () => undefined)) : null;
     try {
       return await this.started(await launching, spec, uid, cgroups, runDir, net, netStart, release);
     } catch (err) {
@@ -236,7 +236,7 @@ export class ContainerBackend implements Backend {
       ...(net === null ? {} : { netId: net.names.instanceId, netSubnet: net.subnet.network, netShaped: net.shaped ? 1 : 0 }),
     };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
-    const hostIf = net?.names.hostIf ?? null;
+    const hostIf = net?.links.hostIf ?? null;
     const failure = () => netStart?.failure() ?? null;
     return ContainerProcess.ofChild({ handle, runDir, cgroups, clock: this.opts.clock, hostIf, failure, networkSettled: netStart?.done, release: net === null ? release : this.releaser(uid, net, netStart) }, child);
   }

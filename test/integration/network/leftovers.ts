@@ -8,7 +8,7 @@ import { systemCommands } from '../../../src/network/commands.js';
 import { agentTag } from '../../../src/network/names.js';
 import { findOwned, removalOrder, removeLeftover } from '../../../src/network/sweep.js';
 import { sweepOrphans } from '../../../src/network/orphans.js';
-import { liveAgents } from '../../../src/network/agents.js';
+import { agentStates } from '../../../src/network/agents.js';
 
 export async function leftovers(baseDir: string): Promise<string[]> {
   const found = await findOwned(agentTag(baseDir), systemCommands, new Claims());
@@ -19,7 +19,8 @@ export async function leftovers(baseDir: string): Promise<string[]> {
 export async function removeLeftovers(baseDir: string): Promise<void> {
   const claims = new Claims();
   // Agents of other tests, still running, keep theirs (their networks made ahead hold no process).
-  await sweepOrphans({ commands: systemCommands, claims, liveTags: liveAgents(claims.root, true) });
+  const { live, dead } = agentStates(claims.root, true);
+  await sweepOrphans({ commands: systemCommands, claims, liveTags: live, deadTags: dead });
   const found = await findOwned(agentTag(baseDir), systemCommands, claims);
   for (const items of found.byInstance.values()) {
     for (const what of removalOrder(items)) await removeLeftover(what, systemCommands, claims).catch(() => undefined);

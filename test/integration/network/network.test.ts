@@ -83,8 +83,10 @@ async function stop(app: string, agent = s.agent): Promise<void> {
 
 describe('net-in', () => {
   it('maps local_ip:host_port to the app on app_port inside its own namespace', async () => {
-    const { port } = await running('nt-web');
+    const { port, instance } = await running('nt-web');
     expect(port).toBeGreaterThanOrEqual(61001);
+    // Its veth carries its short id (the network was made ahead, under an id of its own).
+    expect(await leftovers(s.agent.baseDir)).toContain(`link dea${instance.slice(0, 10)}-0`);
     const self = await get(port);
     expect(self).toEqual({ app: 'net', port: 8080 });
     const ip = await containerIp(port);

@@ -25,7 +25,8 @@ describe('the instance nft table', () => {
   it('is one table named for the agent and instance, mapping the host port both for outside and the host itself', () => {
     expect(script.startsWith(`table ip dea_aaaaaaaa_${ID} {\n  comment "instance fedcba9876543210fedcba9876543210"\n`)).toBe(true);
     expect(script.match(/ip daddr \{ 127\.0\.0\.1 \} tcp dport 61001 dnat to 10\.254\.0\.6:8080/g)).toHaveLength(2);
-    expect(script).toContain('oifname "dea0123456789-0" ip saddr 127.0.0.0/8 snat to 10.254.0.5');
+    expect(script).toContain('oif "dea0123456789-0" ip saddr 127.0.0.0/8 snat to 10.254.0.5');
+    expect(script).toContain('iif "dea0123456789-0" jump egress');
   });
 
   it('orders egress: replies, allow, deny and the pool, the rules, logged rules, reject', () => {
@@ -45,7 +46,8 @@ describe('the instance nft table', () => {
 
   it('a closed table drops everything from the veth; the swap replaces it in one transaction', () => {
     const names = netNames('aaaaaaaa', ID);
-    expect(closedTableScript(names)).toContain(`iifname "${names.hostIf}" drop`);
+    // By index: the link is renamed for its instance while this table still guards it.
+    expect(closedTableScript(names)).toContain(`iif "${names.hostIf}" drop`);
     expect(replaceTableScript(names, 'table ip x {}\n')).toBe(`delete table ip ${names.table}\ntable ip x {}\n`);
   });
 

@@ -54,4 +54,16 @@ describe('sweepOrphans', () => {
     expect(ran).not.toContain('nft delete table ip someone_else');
     expect(ran.some((r) => r.includes('eth0'))).toBe(false);
   });
+
+  it("takes a dead agent's empty namespaces at once, and never a live agent's", async () => {
+    await writeFile(join(dir, 'netns', `dea-22222222-${A}`), '');
+    await writeFile(join(dir, 'netns', `dea-33333333-${B}`), '');
+    const { commands } = fakeCommands([], []);
+    const claims = new Claims(join(dir, 'claims'), join(dir, 'netns'));
+    const removed = await sweepOrphans({
+      commands, claims, netnsDir: join(dir, 'netns'), procDir: join(dir, 'proc'),
+      deadTags: new Set(['22222222']), liveTags: new Set(['33333333']),
+    });
+    expect(removed).toEqual([`netns dea-22222222-${A}`]);
+  });
 });
