@@ -282,7 +282,7 @@ async function chooseBackend(
       lxcfsDir: c.lxcfsDir,
       defaultRootfs: config.stacks[0]?.packagePath ?? '/',
       appGroup: appUser?.gid ?? null,
-      network: c.network?.enabled ? { config: c.network, bandwidth: config.instance.bandwidth ?? null, localIp: config.localIp } : undefined,
+      network: c.network?.enabled ? { config: c.network, bandwidth: config.instance.bandwidth ?? null, shared: sharedBandwidth(config), localIp: config.localIp } : undefined,
       memory: memorySetup(config),
       agentCpuShares: config.resources.reservedCpuShares,
       clock: systemClock,
@@ -299,6 +299,13 @@ async function chooseBackend(
   logger.info({ event: 'backend.network.shared' }, 'process backend: no network isolation (apps share the host network and listen on their host port)');
   if (config.backend.container.memoryPolicy === 'elastic') logger.warn({ event: 'backend.memory.hard' }, 'process backend: memory_policy elastic and the reserved CPU shares need containers: ignored');
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
+}
+
+/** `instance.bandwidth.policy: shared`: the node's rate, divided by the memory placement promises. */
+function sharedBandwidth(config: AgentConfig): { rate: number; capacityMb: number } | null {
+  const r = config.resources;
+  if (config.instance.bandwidthPolicy !== 'shared' || r.bandwidth === null) return null;
+  return { rate: r.bandwidth, capacityMb: r.memoryMb * r.memoryOvercommitFactor };
 }
 
 /** Elastic memory's pool: the apps' share of the node, within physical memory minus the reserve. */

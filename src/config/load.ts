@@ -191,6 +191,7 @@ function toAgentConfig(c: RawConfig, host: HostFacts): AgentConfig {
       diskOvercommitFactor: c.resources.disk_overcommit_factor,
       reservedMemoryMb: c.resources.reserved_memory_mb,
       reservedCpuShares: c.resources.reserved_cpu_shares,
+      bandwidth: c.resources.bandwidth ?? null,
     },
     stacks: c.stacks.map((s) => ({ name: s.name, packagePath: s.package_path })),
     placementProperties: { zone: c.placement_properties.zone },
@@ -215,6 +216,7 @@ function toInstance(i: RawConfig['instance'], host: HostFacts): AgentConfig['ins
     logMaxBytes: i.log_max_bytes,
     elasticMaxFactor: i.elastic.max_factor,
     bandwidth: i.bandwidth.rate === undefined ? null : { rate: i.bandwidth.rate, burst: i.bandwidth.burst ?? null },
+    bandwidthPolicy: i.bandwidth.policy,
   };
 }
 

@@ -48,11 +48,11 @@ export const networkSection = section({
   }
 }, whenMapping);
 
-/** Unset: unshaped. `shared` (an HTB tree whose classes borrow) belongs to a later issue. */
+/** Unset: unshaped (`shaped`). `shared`: HTB classes that borrow, within resources.bandwidth. */
 export const bandwidthSection = section({
   rate: int('a positive integer (bytes per second)', 1, 2 ** 40).optional(),
   burst: int('a positive integer (bytes)', 1, 2 ** 32).optional(),
-  policy: z.enum(['shaped'], expected('shaped (shared is not supported yet)')).default('shaped'),
+  policy: z.enum(['shaped', 'shared'], expected('one of shaped, shared')).default('shaped'),
 }).superRefine((b, ctx) => {
   const { rate, burst } = b as Record<string, unknown>;
   if (burst !== undefined && rate === undefined) ctx.addIssue({ code: 'custom', message: 'expected rate to be set with burst', input: burst, path: ['burst'] });

@@ -120,6 +120,8 @@ const resources = section({
   // Kept for the agent and the node's own daemons (elastic resources, docs/containers.md).
   reserved_memory_mb: number('an integer >= 0', { int: true, min: 0 }).default(256),
   reserved_cpu_shares: number('an integer 2..262144', { int: true, min: 2, max: 262_144 }).default(1024),
+  // The node's rate that `instance.bandwidth.policy: shared` divides (bytes per second).
+  bandwidth: number('a positive integer (bytes per second)', { int: true, min: 1, max: 2 ** 40 }).optional(),
 });
 
 const stack = z.strictObject({ name: text(), package_path: absolutePath() }, expected('a mapping'));
@@ -211,7 +213,13 @@ export const configSchema = z.strictObject(
     monitor,
   },
   expected('a mapping of config keys'),
-);
+).superRefine((c, ctx) => {
+  // Runs beside problems elsewhere, so either side may be junk.
+  const shared = (c.instance as { bandwidth?: { policy?: unknown } } | undefined)?.bandwidth?.policy === 'shared';
+  if (shared && (c.resources as { bandwidth?: unknown } | undefined)?.bandwidth === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected the node\'s rate (bytes per second) with instance.bandwidth.policy shared', input: undefined, path: ['resources', 'bandwidth'] });
+  }
+});
 
 /** The config file as parsed: snake_case, static defaults filled, host defaults still open. */
 export type RawConfig = z.output<typeof configSchema>;

@@ -17,6 +17,8 @@ export interface ResourcesConfig {
   readonly diskOvercommitFactor: number;
   readonly reservedMemoryMb: number;
   readonly reservedCpuShares: number;
+  /** The node's rate (bytes/s) that shared bandwidth divides; null when unset. */
+  readonly bandwidth: number | null;
 }
 
 export interface IntervalsConfig {
@@ -39,6 +41,8 @@ export interface InstanceConfig {
   readonly elasticMaxFactor: number;
   /** `instance.bandwidth`: each container instance shaped both ways; null (or absent): unshaped. */
   readonly bandwidth?: BandwidthConfig | null;
+  /** `shaped`: tbf per instance at `bandwidth.rate`; `shared`: HTB classes within resources.bandwidth. */
+  readonly bandwidthPolicy?: 'shaped' | 'shared';
 }
 
 export interface BandwidthConfig {

@@ -3,6 +3,7 @@ import type { Logger } from '../platform/logger.js';
 import { Claims } from './claims.js';
 import { systemCommands, type NetCommands } from './commands.js';
 import { InstanceNetworks } from './instance-network.js';
+import { SharedBandwidth } from './shared-bandwidth.js';
 import { parseCidr, type Cidr } from './ipv4.js';
 import { agentTag, netNames, ownedId } from './names.js';
 import { HostPortPool } from './port-pool.js';
@@ -15,6 +16,8 @@ export type { EgressRule, EgressRules } from './egress.js';
 export interface NetworkSetup {
   readonly config: NetworkConfig;
   readonly bandwidth: BandwidthConfig | null;
+  /** `bandwidth.policy: shared`: the node's rate and the memory guarantees divide it by (MB); then `bandwidth` is ignored. */
+  readonly shared?: { readonly rate: number; readonly capacityMb: number } | null;
   /** The agent's local_ip: its host ports map to the apps. */
   readonly localIp: string;
   /** Names are tagged with it (agents side by side never touch each other's). */
@@ -50,7 +53,8 @@ export async function createNetworks(s: NetworkSetup): Promise<Networks> {
     mtu: c.mtu,
     appPort: c.appPort,
     mappedAddresses: [...new Set([s.localIp, '127.0.0.1'])],
-    bandwidth: s.bandwidth === null ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? defaultBurst(s.bandwidth.rate) },
+    bandwidth: s.bandwidth === null || s.shared ? null : { rate: s.bandwidth.rate, burst: s.bandwidth.burst ?? defaultBurst(s.bandwidth.rate) },
+    shared: s.shared ? new SharedBandwidth(tag, s.shared.rate, s.shared.capacityMb, commands, s.logger) : null,
     commands,
     logger: s.logger,
     netnsDir: '/run/netns',

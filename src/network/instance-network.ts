@@ -12,6 +12,7 @@ import { closedTableScript, deleteTableScript, instanceTableScript, replaceTable
 import { subnetAt, type Subnet, type SubnetPool } from './subnet-pool.js';
 import { parseIpv4 } from './ipv4.js';
 import { shapingScript, type Bandwidth } from './tc-script.js';
+import { SharedBandwidth } from './shared-bandwidth.js';
 import { findOwned, removalOrder, removeLeftover } from './sweep.js';
 import { sweepOrphans } from './orphans.js';
 import { agentStates, registerAgent, unregisterAgent } from './agents.js';
@@ -36,6 +37,8 @@ export interface NetworkOptions {
   /** The host addresses whose host ports map to apps (local_ip, 127.0.0.1). */
   readonly mappedAddresses: readonly string[];
   readonly bandwidth: Bandwidth | null;
+  /** `bandwidth.policy: shared`: the node's rate divided by memory (then `bandwidth` is null). */
+  readonly shared?: SharedBandwidth | null;
   readonly commands: NetCommands;
   readonly logger: Logger;
   /** Where named namespaces live (`ip netns`). */
@@ -86,6 +89,7 @@ export class InstanceNetworks {
   /** Agent shutdown: the networks made ahead go. */
   async close(): Promise<void> {
     await this.slots.close();
+    await this.o.shared?.close();
     this.o.logger.info({ event: 'network.closed', tag: this.o.tag }, 'instance networks made ahead removed');
     await unregisterAgent(this.o.claims.root, this.o.tag);
   }
@@ -115,7 +119,7 @@ export class InstanceNetworks {
   }
 
   /** The host port's claim handed to the network, then the instance's rules in place of the closed table (one nft transaction). */
-  async configure(rec: NetRecord, instanceId: string, hostPort: number, egress: readonly EgressRule[]): Promise<void> {
+  async configure(rec: NetRecord, instanceId: string, hostPort: number, egress: readonly EgressRule[], memMb = 0): Promise<void> {
     const { commands, policy, appPort, mappedAddresses } = this.o;
     if (!(await this.o.claims.transfer('ports', String(hostPort), this.o.portOwner(instanceId), rec.names.netns))) {
       throw networkFailed('the host port is no longer ours', new Error(String(hostPort)));
@@ -127,6 +131,7 @@ export class InstanceNetworks {
       const names = { ...rec.names, ...rec.links };
       const table = instanceTableScript({ names, instanceId, subnet: rec.subnet, mappedAddresses, hostPort, appPort, egress, policy });
       await commands.nft(replaceTableScript(rec.names, table));
+      await this.o.shared?.join(rec.subnet, rec.links.hostIf, memMb);
     } catch (err) {
       throw networkFailed('cannot set up the container network', err);
     }
@@ -150,6 +155,7 @@ export class InstanceNetworks {
   async remove(rec: NetRecord): Promise<void> {
     const { commands } = this.o;
     const n = rec.names;
+    await this.o.shared?.leave(rec.subnet);
     // The supervisor removes it all, namespace last, when the instance ends: then nothing is left.
     if (!existsSync(`${this.o.netnsDir}/${n.netns}`)) {
       await this.o.claims.release('subnets', rec.subnet.network, n.netns);
@@ -181,6 +187,7 @@ export class InstanceNetworks {
     await this.o.claims.init();
     await registerAgent(this.o.claims.root, this.o.tag);
     await this.o.commands.sysctl('/proc/sys/net/ipv4/ip_forward', '1');
+    await this.o.shared?.init();
     this.o.logger.info({ event: 'network.ready', tag: this.o.tag, ready_slots: this.o.readySlots }, `instance networks: names tagged ${this.o.tag}`);
   }
 

@@ -18,7 +18,7 @@ export class NetworkStart {
   constructor(
     network: InstanceNetworks,
     net: NetRecord,
-    spec: { readonly instanceId: string; readonly network?: { readonly hostPort: number; readonly egress: readonly EgressRule[] } },
+    spec: { readonly instanceId: string; readonly limits?: { readonly memMb: number }; readonly network?: { readonly hostPort: number; readonly egress: readonly EgressRule[] } },
     runDir: string,
     /** Settles when the container's start is over: the swap's processes would compete with it for the CPU. */
     after: Promise<unknown>,
@@ -26,7 +26,7 @@ export class NetworkStart {
   ) {
     const request = spec.network ?? { hostPort: 0, egress: [] };
     const configure = async () => {
-      await network.configure(net, spec.instanceId, request.hostPort, request.egress);
+      await network.configure(net, spec.instanceId, request.hostPort, request.egress, spec.limits?.memMb ?? 0);
       // From net-ready on, the supervisor removes the network itself when the instance ends (netclean.c).
       await writeFile(join(runDir, 'net-ready'), '');
     };

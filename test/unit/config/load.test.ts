@@ -67,7 +67,7 @@ const DEFAULTS: AgentConfig = {
   logging: { level: 'info', file: null },
   status: { host: '0.0.0.0', port: 0, user: '1'.padStart(32, '0'), password: '2'.padStart(32, '0') },
   intervals: { heartbeatMs: 10_000, advertiseMs: 5_000, routerRegisterMs: 20_000 },
-  resources: { memoryMb: 8192, memoryOvercommitFactor: 1, diskMb: 16384, diskOvercommitFactor: 1, reservedMemoryMb: 256, reservedCpuShares: 1024 },
+  resources: { memoryMb: 8192, memoryOvercommitFactor: 1, diskMb: 16384, diskOvercommitFactor: 1, reservedMemoryMb: 256, reservedCpuShares: 1024, bandwidth: null },
   stacks: [{ name: 'default', packagePath: '/' }],
   placementProperties: { zone: 'default' },
   crashLifetimeSecs: 3600,
@@ -84,6 +84,7 @@ const DEFAULTS: AgentConfig = {
     logMaxBytes: 10 * 1024 * 1024,
     elasticMaxFactor: 2,
     bandwidth: null,
+    bandwidthPolicy: 'shaped',
   },
   backend: {
     kind: 'auto',
