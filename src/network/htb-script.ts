@@ -1,7 +1,6 @@
 /**
- * `bandwidth.policy: shared` (docs/network.md), as `tc -batch` scripts. Pure. Not wired
- * into the instance networks yet: the scripts, and that the kernel takes them (clsact,
- * u32, mirred to an ifb from a veth's egress and ingress, htb), are what stands.
+ * `bandwidth.policy: shared` (docs/network.md), as `tc -batch` scripts. Pure; run by
+ * shared-bandwidth.ts.
  *
  * One HTB tree per direction on two ifbs shared by every instance: each veth's host end
  * redirects its egress (into the container) to the "down" ifb and its ingress (the

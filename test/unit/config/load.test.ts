@@ -449,3 +449,13 @@ function innerShape(schema: unknown): Record<string, unknown> {
   }
   return {};
 }
+
+describe('shared bandwidth', () => {
+  it('needs the node rate, named by its key path', () => {
+    expect(problemsFor({ ...minimal, instance: { bandwidth: { policy: 'shared' } } })).toEqual([
+      expect.stringMatching(/^resources\.bandwidth: expected the node's rate \(bytes per second\) with instance\.bandwidth\.policy shared/),
+    ]);
+    const c = parseConfig({ ...minimal, instance: { bandwidth: { policy: 'shared' } }, resources: { bandwidth: 12_500_000 } }, fakeHost());
+    expect([c.instance.bandwidthPolicy, c.resources.bandwidth]).toEqual(['shared', 12_500_000]);
+  });
+});
