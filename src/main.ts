@@ -297,7 +297,9 @@ async function chooseBackend(
   }
   logger.info({ event: 'backend.chosen', kind: 'process', asked: config.backend.kind }, 'backend: process');
   logger.info({ event: 'backend.network.shared' }, 'process backend: no network isolation (apps share the host network and listen on their host port)');
-  if (config.backend.container.memoryPolicy === 'elastic') logger.warn({ event: 'backend.memory.hard' }, 'process backend: memory_policy elastic and the reserved CPU shares need containers: ignored');
+  if (config.backend.container.memoryPolicy === 'elastic' || config.instance.bandwidthPolicy === 'shared') {
+    logger.warn({ event: 'backend.elastic.ignored' }, 'process backend: elastic memory, shared bandwidth and the reserved CPU shares need containers: ignored');
+  }
   return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
 }
 
