@@ -134,6 +134,49 @@ async function heartbeatJitter(cleanup: Cleanup, reservedShares: number): Promis
   return { reservedCpuShares: reservedShares, intervals: dev.length, deviationMedianMs: round(s.median, 1), deviationP90Ms: round(s.p90, 1), deviationMaxMs: round(Math.max(...dev), 1) };
 }
 
+/**
+ * Density: idle instances of an app that usually needs 64 MB but peaks at 120 MB, in a
+ * 2 GB pool. Under `hard` its quota must cover the peak (120 MB, or it is stopped at its
+ * first peak); under `elastic` its quota is what it usually needs (64 MB) and peaks are
+ * borrowed. Starts one more than placement allows and counts what runs; the pool's real
+ * use comes from varz.
+ */
+async function density(cleanup: Cleanup, policy: 'hard' | 'elastic', quotaMb: number): Promise<Record<string, unknown>> {
+  const work = await mkdtemp(join(os.tmpdir(), 'dea-bench-density-'));
+  await chmod(work, 0o755);
+  cleanup.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
+  const root = `dea-bench-dens-${process.pid}-${policy}`;
+  cleanup.defer('remove the cgroup root', () => sweepCgroupRoot(root));
+  const nats = await startNatsServer();
+  cleanup.defer('stop nats', () => nats.stop());
+  const bus = await connectTestClient(nats.url, { name: 'bench-density' });
+  cleanup.defer('close the bus', () => bus.close());
+  const d = await buildDroplet('worker-no-uris', join(work, 'droplets'));
+  const files = await serveDroplets(join(work, 'droplets'));
+  cleanup.defer('close the droplet server', () => files.close());
+  const agent = await startAgent({
+    natsUrl: nats.url,
+    compiled: true,
+    config: { backend: { kind: 'container', container: { cgroup_root: root, memory_policy: policy, network: { enabled: false } } }, resources: { memory_mb: 2048 }, instance: { elastic: { max_factor: 2 } }, intervals: { heartbeat: 1 }, logging: { level: 'info' } },
+  });
+  cleanup.defer('stop the agent', () => agent.dispose());
+  const fits = Math.floor(2048 / quotaMb);
+  for (let i = 0; i <= fits; i++) {
+    bus.publish(`dea.${agent.id}.start`, startMessage({ droplet: `dens-${i}`, uris: [], executableUri: files.url(d.path), sha1: d.sha1, limits: { mem: quotaMb, disk: 64, fds: 256 } }));
+  }
+  const beats = bus.record('dea.heartbeat');
+  await beats.ready();
+  // The agent's whole state, once a second: RUNNING instances counted from the latest.
+  const running = () => ((beats.all().at(-1)?.data.droplets ?? []) as Array<{ state: string }>).filter((x) => x.state === 'RUNNING').length;
+  const deadline = Date.now() + 120_000;
+  while (running() < fits && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 3000)); // the one too many has had its chance
+  const result = { policy, quotaMb, started: fits + 1, running: running() };
+  beats.stop();
+  await agent.dispose();
+  return result;
+}
+
 const cleanup = new Cleanup();
 // The agent's clock timers are unref'd and a task waiting in a full pool holds no handle:
 // without this the loop could run empty while the bench awaits a reclaim.
@@ -146,7 +189,9 @@ try {
   progress('heartbeat jitter with the agent\'s reserved CPU shares (1024), then with 2');
   const reserved = await heartbeatJitter(cleanup, 1024);
   const starved = await heartbeatJitter(cleanup, 2);
-  const results = { at: new Date().toISOString(), reclaim, heartbeat: { reserved, starved } };
+  progress('density: 120 MB quotas under hard, 64 MB guarantees under elastic, in a 2 GB pool');
+  const dense = [await density(cleanup, 'hard', 120), await density(cleanup, 'elastic', 64)];
+  const results = { at: new Date().toISOString(), reclaim, heartbeat: { reserved, starved }, density: dense };
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } finally {
