@@ -64,7 +64,7 @@ export class Reporter {
   }
 
   heartbeat(): void {
-    this.bus.publish(P.DEA_HEARTBEAT, P.heartbeat(this.ctx.id, this.registry.all()));
+    this.bus.publish(P.DEA_HEARTBEAT, P.heartbeat(this.ctx.id, this.registry.all(), this.ctx.ip));
   }
 
   /** Several instances changed together (an evacuation): one heartbeat for all of them. */

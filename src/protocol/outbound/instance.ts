@@ -18,6 +18,9 @@ export interface HeartbeatEntry {
   index: number;
   state: InstanceState;
   state_timestamp: number;
+  /** Where the instance is reached (local_ip and its host port), when it has a port. */
+  host?: string;
+  port?: number;
 }
 
 export interface HeartbeatMessage {
@@ -25,7 +28,8 @@ export interface HeartbeatMessage {
   dea: string;
 }
 
-function heartbeatEntry(inst: InstanceView): HeartbeatEntry {
+function heartbeatEntry(inst: InstanceView, host: string | undefined): HeartbeatEntry {
+  const at = host !== undefined && inst.hostPort !== null ? { host, port: inst.hostPort } : {};
   return {
     cc_partition: inst.spec.ccPartition,
     droplet: inst.spec.applicationId,
@@ -34,12 +38,18 @@ function heartbeatEntry(inst: InstanceView): HeartbeatEntry {
     index: inst.spec.instanceIndex,
     state: inst.state,
     state_timestamp: epochSeconds(inst.stateTimestamp),
+    ...at,
   };
 }
 
-/** The agent's complete state for HM9000; an empty list is still a heartbeat. */
-export function heartbeat(deaId: string, instances: Iterable<InstanceView>): HeartbeatMessage {
-  const droplets = [...instances].filter((i) => HEARTBEAT_STATES.includes(i.state)).map(heartbeatEntry);
+/**
+ * The agent's complete state for HM9000; an empty list is still a heartbeat. With `host`
+ * (local_ip) each instance with a port also says where it is reached (`host`, `port`:
+ * the mapped host port of a container with a network of its own); HM9000 ignores fields
+ * it does not know.
+ */
+export function heartbeat(deaId: string, instances: Iterable<InstanceView>, host?: string): HeartbeatMessage {
+  const droplets = [...instances].filter((i) => HEARTBEAT_STATES.includes(i.state)).map((i) => heartbeatEntry(i, host));
   return { droplets, dea: deaId };
 }
 

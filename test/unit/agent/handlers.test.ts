@@ -123,6 +123,9 @@ describe('dea.<id>.start', () => {
           index: 0,
           state: 'RUNNING',
           state_timestamp: expect.any(Number),
+          // Where the router reaches it too: the same host and port as its registration.
+          host: '10.0.0.5',
+          port: 62_000,
         },
       ],
     });

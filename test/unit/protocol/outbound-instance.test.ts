@@ -27,6 +27,12 @@ describe('heartbeat', () => {
     expect(states).toEqual(['STARTING', 'RUNNING', 'CRASHED', 'EVACUATING']);
   });
 
+  it('says where each instance with a port is reached, given the agent\'s address', () => {
+    const [entry] = heartbeat(DEA_ID, [instance({ hostPort: 61001 })], '10.0.0.5').droplets;
+    expect(entry).toMatchObject({ instance: INSTANCE_ID, host: '10.0.0.5', port: 61001 });
+    expect(heartbeat(DEA_ID, [instance({ hostPort: null })], '10.0.0.5').droplets[0]).not.toHaveProperty('host');
+  });
+
   it('is still sent with no instances', () => {
     expect(heartbeat(DEA_ID, [])).toEqual({ droplets: [], dea: DEA_ID });
   });
