@@ -13,6 +13,7 @@ function fakeInstance(i: number): InstanceView {
     privateInstanceId: randomBytes(32).toString('hex'),
     state: 'RUNNING',
     stateTimestamp: Date.now(),
+    hostPort: 61001 + i,
     version: randomUUID(),
     spec: { applicationId: randomUUID(), applicationVersion: randomUUID(), ccPartition: 'default', instanceIndex: i % 10 },
   } as unknown as InstanceView;
@@ -25,5 +26,5 @@ export function payloadSizes(n: number): { heartbeat: number; advertise: number 
   const instances = Array.from({ length: n }, (_, i) => fakeInstance(i));
   const counts = new Map(instances.map((inst) => [inst.spec.applicationId, 1] as const));
   const advert = advertise({ id: `0-${randomBytes(16).toString('hex')}`, stacks: ['cflinuxfs4'], availableMemoryMb: 8192, availableDiskMb: 16384, appIdToCount: counts, zone: 'z1' });
-  return { heartbeat: bytes(heartbeat(`0-${randomBytes(16).toString('hex')}`, instances)), advertise: bytes(advert) };
+  return { heartbeat: bytes(heartbeat(`0-${randomBytes(16).toString('hex')}`, instances, '10.10.20.30')), advertise: bytes(advert) };
 }
