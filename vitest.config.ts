@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     sequence: { shuffle: false },
+    // Host settings the run changes (IPv4 forwarding, /run/dea-net) are given back at its end.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });
