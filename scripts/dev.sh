@@ -18,6 +18,8 @@ export DEACTL_HOME=/tmp/dea-dev-deactl
 BASE_DIR=$(sed -n 's/^base_dir: *//p' config/dev.yml)
 say() { printf '[dev] %s\n' "$*" || true; }
 nats_pid="" lxcfs_pid="" agent_pid="" stopping=""
+# Container networks turn IPv4 forwarding on; the quick start gives the host back as it was.
+ip_forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo "")
 
 # The agent's JSON lines, one short line each; debug ones only with DEA_DEV_VERBOSE=1.
 show_agent() {
@@ -54,6 +56,9 @@ cleanup() {
   [ -n "$agent_pid" ] && { stop_pid "$agent_pid" 70; say "agent stopped"; }
   [ -n "$lxcfs_pid" ] && { stop_pid "$lxcfs_pid" 10; say "LXCFS stopped"; }
   [ -n "$nats_pid" ] && { stop_pid "$nats_pid" 5; say "nats-server stopped"; }
+  if [ -n "$ip_forward" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$ip_forward" ]; then
+    echo "$ip_forward" > /proc/sys/net/ipv4/ip_forward 2>/dev/null && say "IPv4 forwarding back to $ip_forward"
+  fi
   local removed=() kept=()
   for d in "$BASE_DIR" "$LXCFS_DIR" "$LXCFS_DIR.pid" "$DEACTL_HOME"; do
     if mounted "$d" || grep -q " $d/" /proc/self/mounts; then kept+=("$d"); else rm -rf "$d"; removed+=("$d"); fi
