@@ -12,7 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCgroupHost } from '../src/backends/container/cgroup-host.js';
@@ -23,14 +24,11 @@ import { PoolPressure } from '../src/backends/container/pool-pressure.js';
 import { Reclaimer } from '../src/monitor/reclaimer.js';
 import { systemClock } from '../src/platform/clock.js';
 import { silentLogger } from '../src/platform/logger.js';
-import { startAgent } from '../test/support/agent-process.js';
+import { startAgent, startMessage } from '../test/support/agent-process.js';
 import { connectTestClient } from '../test/support/bus-client.js';
 import { buildDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
-import { startMessage } from '../test/support/agent-process.js';
 import { sweepCgroupRoot } from '../test/integration/container/harness.js';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import os from 'node:os';
 import { Cleanup } from './cleanup.js';
 import { round, summarize } from './stats.js';
 
@@ -100,29 +98,35 @@ async function reclaimLatency(cleanup: Cleanup): Promise<Record<string, unknown>
   return { runs: RUNS, medianMs: round(s.median, 1), p90Ms: round(s.p90, 1), maxMs: round(Math.max(...ms), 1) };
 }
 
-/** Heartbeat intervals of an agent whose three instances burn both cores. */
-async function heartbeatJitter(cleanup: Cleanup, reservedShares: number): Promise<Record<string, unknown>> {
-  const work = await mkdtemp(join(os.tmpdir(), 'dea-bench-elastic-'));
+/** A real agent on a container root of its own, its nats-server, bus and one droplet served, all undone by `cleanup`. */
+async function benchAgent(cleanup: Cleanup, name: string, app: string, config: Record<string, unknown>) {
+  const work = await mkdtemp(join(os.tmpdir(), `dea-bench-${name}-`));
   await chmod(work, 0o755);
   cleanup.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
-  const root = `dea-bench-hb-${process.pid}-${reservedShares}`;
+  const root = `dea-bench-${name}-${process.pid}`;
   cleanup.defer('remove the cgroup root', () => sweepCgroupRoot(root));
   const nats = await startNatsServer();
   cleanup.defer('stop nats', () => nats.stop());
-  const bus = await connectTestClient(nats.url, { name: 'bench-elastic' });
+  const bus = await connectTestClient(nats.url, { name: `bench-${name}` });
   cleanup.defer('close the bus', () => bus.close());
-  const d = await buildDroplet('busy-cpu', join(work, 'droplets'));
+  const d = await buildDroplet(app, join(work, 'droplets'));
   const files = await serveDroplets(join(work, 'droplets'));
   cleanup.defer('close the droplet server', () => files.close());
-  const agent = await startAgent({
-    natsUrl: nats.url,
-    compiled: true,
-    config: { backend: { kind: 'container', container: { cgroup_root: root, network: { enabled: false } } }, intervals: { heartbeat: 1 }, resources: { reserved_cpu_shares: reservedShares }, logging: { level: 'info' } },
-  });
+  const { container: extra, ...rest } = config;
+  const container = { cgroup_root: root, network: { enabled: false }, ...(extra as object | undefined) };
+  const agent = await startAgent({ natsUrl: nats.url, compiled: true, config: { logging: { level: 'info' }, ...rest, backend: { kind: 'container', container } } });
   cleanup.defer('stop the agent', () => agent.dispose());
+  const start = (droplet: string, over: Record<string, unknown>) =>
+    bus.publish(`dea.${agent.id}.start`, startMessage({ droplet, executableUri: files.url(d.path), sha1: d.sha1, ...over }));
+  return { bus, agent, start };
+}
+
+/** Heartbeat intervals of an agent whose three instances burn both cores. */
+async function heartbeatJitter(cleanup: Cleanup, reservedShares: number): Promise<Record<string, unknown>> {
+  const { bus, agent, start } = await benchAgent(cleanup, `hb${reservedShares}`, 'busy-cpu', { intervals: { heartbeat: 1 }, resources: { reserved_cpu_shares: reservedShares } });
   const regs = bus.record('router.register');
   await regs.ready();
-  for (let i = 0; i < 3; i++) bus.publish(`dea.${agent.id}.start`, startMessage({ droplet: `burn-${i}`, executableUri: files.url(d.path), sha1: d.sha1, limits: { mem: 64, disk: 256, fds: 1024 } }));
+  for (let i = 0; i < 3; i++) start(`burn-${i}`, { limits: { mem: 64, disk: 256, fds: 1024 } });
   await regs.waitFor(() => new Set(regs.all().map((m) => m.data.app)).size >= 3, 60_000);
   const beats = bus.record('dea.heartbeat');
   await beats.ready();
@@ -142,27 +146,12 @@ async function heartbeatJitter(cleanup: Cleanup, reservedShares: number): Promis
  * use comes from varz.
  */
 async function density(cleanup: Cleanup, policy: 'hard' | 'elastic', quotaMb: number): Promise<Record<string, unknown>> {
-  const work = await mkdtemp(join(os.tmpdir(), 'dea-bench-density-'));
-  await chmod(work, 0o755);
-  cleanup.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
-  const root = `dea-bench-dens-${process.pid}-${policy}`;
-  cleanup.defer('remove the cgroup root', () => sweepCgroupRoot(root));
-  const nats = await startNatsServer();
-  cleanup.defer('stop nats', () => nats.stop());
-  const bus = await connectTestClient(nats.url, { name: 'bench-density' });
-  cleanup.defer('close the bus', () => bus.close());
-  const d = await buildDroplet('worker-no-uris', join(work, 'droplets'));
-  const files = await serveDroplets(join(work, 'droplets'));
-  cleanup.defer('close the droplet server', () => files.close());
-  const agent = await startAgent({
-    natsUrl: nats.url,
-    compiled: true,
-    config: { backend: { kind: 'container', container: { cgroup_root: root, memory_policy: policy, network: { enabled: false } } }, resources: { memory_mb: 2048 }, instance: { elastic: { max_factor: 2 } }, intervals: { heartbeat: 1 }, logging: { level: 'info' } },
+  const { bus, agent, start } = await benchAgent(cleanup, `dens-${policy}`, 'worker-no-uris', {
+    container: { memory_policy: policy }, resources: { memory_mb: 2048 }, instance: { elastic: { max_factor: 2 } }, intervals: { heartbeat: 1 },
   });
-  cleanup.defer('stop the agent', () => agent.dispose());
   const fits = Math.floor(2048 / quotaMb);
   for (let i = 0; i <= fits; i++) {
-    bus.publish(`dea.${agent.id}.start`, startMessage({ droplet: `dens-${i}`, uris: [], executableUri: files.url(d.path), sha1: d.sha1, limits: { mem: quotaMb, disk: 64, fds: 256 } }));
+    start(`dens-${i}`, { uris: [], limits: { mem: quotaMb, disk: 64, fds: 256 } });
   }
   const beats = bus.record('dea.heartbeat');
   await beats.ready();
