@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { buildDroplet } from '../../support/droplets.js';
 import { sweepCgroupRoot, waitFor } from '../container/harness.js';
-import { NET_APP } from './net-app.js';
+import { NET_APP, netAppStart } from './net-app.js';
 import { leftovers, removeLeftovers } from './leftovers.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
@@ -27,10 +27,7 @@ beforeAll(async () => {
   const built = await buildDroplet('serves-http-v2', s.dropletDir, { fileName: 'net-app.tgz', extraFiles: { 'app/net.js': NET_APP } });
   const reg = s.bus.record('router.register');
   await reg.ready();
-  s.bus.publish(`dea.${s.agent.id}.start`, {
-    droplet: 'nb-shaped', name: 'nb-shaped', uris: ['nb.example.test'], index: 0, version: 'v1', cc_partition: 'default',
-    sha1: built.sha1, executableUri: s.files.url(built.path), limits: { mem: 128, disk: 256, fds: 1024 }, services: [], env: [], start_command: 'node net.js',
-  });
+  s.bus.publish(`dea.${s.agent.id}.start`, netAppStart('nb-shaped', { sha1: built.sha1, url: s.files.url(built.path) }, { uris: ['nb.example.test'], limits: { mem: 128, disk: 256, fds: 1024 } }));
   port = (await reg.waitFor((m) => m.data.app === 'nb-shaped', 30_000)).data.port as number;
   reg.stop();
 }, 60_000);

@@ -54,3 +54,12 @@ http.createServer((req, res) => {
 }).listen(port, '0.0.0.0');
 process.on('SIGTERM', () => process.exit(0));
 `;
+
+/** The start message of NET_APP as `app`, from the droplet at `url` (`over` replaces fields). */
+export function netAppStart(app: string, droplet: { sha1: string; url: string }, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    droplet: app, name: app, uris: [`${app}.example.test`], index: 0, version: 'v1', cc_partition: 'default',
+    sha1: droplet.sha1, executableUri: droplet.url, limits: { mem: 64, disk: 256, fds: 1024 },
+    services: [], env: [], start_command: 'node net.js', ...over,
+  };
+}

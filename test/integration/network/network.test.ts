@@ -13,7 +13,7 @@ import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { buildDroplet } from '../../support/droplets.js';
 import type { AgentHandle } from '../../support/agent-process.js';
 import { sweepCgroupRoot, waitFor } from '../container/harness.js';
-import { NET_APP } from './net-app.js';
+import { NET_APP, netAppStart } from './net-app.js';
 import { leftovers, removeLeftovers } from './leftovers.js';
 import { remoteHost, type RemoteHost } from './remote-host.js';
 
@@ -48,11 +48,7 @@ afterAll(async () => {
 }, 60_000);
 
 function startNet(agent: AgentHandle, app: string, over: Record<string, unknown> = {}): void {
-  s.bus.publish(`dea.${agent.id}.start`, {
-    droplet: app, name: app, uris: [`${app}.example.test`], index: 0, version: 'v1', cc_partition: 'default',
-    sha1: netDroplet.sha1, executableUri: netDroplet.url, limits: { mem: 64, disk: 256, fds: 1024 },
-    services: [], env: [], start_command: 'node net.js', ...over,
-  });
+  s.bus.publish(`dea.${agent.id}.start`, netAppStart(app, netDroplet, over));
 }
 
 async function running(app: string, over: Record<string, unknown> = {}, agent = s.agent): Promise<{ port: number; instance: string }> {

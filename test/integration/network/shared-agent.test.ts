@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { buildDroplet } from '../../support/droplets.js';
 import { sweepCgroupRoot } from '../container/harness.js';
-import { NET_APP } from './net-app.js';
+import { NET_APP, netAppStart } from './net-app.js';
 import { leftovers, removeLeftovers } from './leftovers.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
@@ -31,10 +31,7 @@ beforeAll(async () => {
   const reg = s.bus.record('router.register');
   await reg.ready();
   for (const [app, mem] of [['ns-small', 256], ['ns-big', 768]] as const) {
-    s.bus.publish(`dea.${s.agent.id}.start`, {
-      droplet: app, name: app, uris: [`${app}.example.test`], index: 0, version: 'v1', cc_partition: 'default',
-      sha1: built.sha1, executableUri: s.files.url(built.path), limits: { mem, disk: 256, fds: 1024 }, services: [], env: [], start_command: 'node net.js',
-    });
+    s.bus.publish(`dea.${s.agent.id}.start`, netAppStart(app, { sha1: built.sha1, url: s.files.url(built.path) }, { limits: { mem, disk: 256, fds: 1024 } }));
   }
   for (const app of ['ns-small', 'ns-big']) ports.set(app, (await reg.waitFor((m) => m.data.app === app, 60_000)).data.port as number);
   reg.stop();
