@@ -98,7 +98,11 @@ describe('isolation', () => {
   let hostServer: Server;
   let hostPort = 0;
   beforeAll(async () => {
-    hostServer = createServer((c) => c.end('host'));
+    // The app's probe closes at once: a reset while 'host' is written is expected, not an error.
+    hostServer = createServer((c) => {
+      c.on('error', () => undefined);
+      c.end('host');
+    });
     await new Promise<void>((r) => hostServer.listen(0, '0.0.0.0', () => r()));
     hostPort = (hostServer.address() as { port: number }).port;
   });

@@ -40,7 +40,7 @@ export async function remoteHost(ports: readonly number[]): Promise<RemoteHost> 
 
 /** A TCP server in the namespace that answers "hello" and closes; resolves once it listens. */
 function listen(netns: string, ip: string, port: number): Promise<ChildProcess> {
-  const code = `require('net').createServer((s) => s.end('hello')).listen(${port}, '${ip}', () => console.log('listening'))`;
+  const code = `require('net').createServer((s) => { s.on('error', () => {}); s.end('hello'); }).listen(${port}, '${ip}', () => console.log('listening'))`;
   const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout?.once('data', () => resolve(child));
