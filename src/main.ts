@@ -21,6 +21,7 @@ import { systemClock } from './platform/clock.js';
 import { agentId, randomIds } from './platform/ids.js';
 import { createLogger, flushLogger, type Logger } from './platform/logger.js';
 import { PortAllocator, tcpProbe } from './platform/net.js';
+import { listensOn } from './platform/listeners.js';
 import { claimPidFile } from './platform/pid-file.js';
 import { watchProcessSignals, whenAborted, type ProcessSignals } from './platform/signals.js';
 import { openSdNotify, type SdNotify } from './platform/sd-notify.js';
@@ -124,7 +125,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, dirs, backend, ports: hostPortsOf(backend) ?? new PortAllocator(), probe: tcpProbe, appUser, stagedFiles, appFiles,
+      droplets, dirs, backend, ports: hostPortsOf(backend) ?? new PortAllocator(), probe: tcpProbe, listensOn, appUser, stagedFiles, appFiles,
     },
     reapDroplets: async (inUse) => {
       const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);

@@ -15,6 +15,8 @@ export interface HealthCheckDeps {
   readonly clock: Clock;
   readonly probe: Probe;
   readonly files: Pick<AppFiles, 'readStateFile'>;
+  /** Asked after a successful connect: the listener is the instance's own (not another process on the same port). */
+  readonly owned?: () => Promise<boolean>;
 }
 
 /**
@@ -44,7 +46,8 @@ export async function waitHealthy(spec: HealthCheckSpec, deps: HealthCheckDeps, 
 
 async function attempt(spec: HealthCheckSpec, deps: HealthCheckDeps): Promise<boolean> {
   if (spec.stateFile) return stateIsRunning(await deps.files.readStateFile(spec.stateFile.dir, spec.stateFile.path));
-  return deps.probe(spec.host, spec.port);
+  if (!(await deps.probe(spec.host, spec.port))) return false;
+  return deps.owned ? deps.owned() : true;
 }
 
 /** The app says it is up by writing `{"state": "RUNNING"}`; anything else is not yet. */

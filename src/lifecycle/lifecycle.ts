@@ -158,8 +158,11 @@ export class InstanceLifecycle {
     this.deps.launched?.(inst);
     log.info({ event: 'instance.launched', port: inst.hostPort }, 'instance launched');
     void proc.exited.then((info) => this.exited(inst, info));
-    const { clock, probe, appFiles } = this.deps;
-    const healthy = await waitHealthy(this.healthSpec(inst, prepared), { clock, probe, files: appFiles }, run.abort.signal);
+    const { clock, probe, appFiles, listensOn } = this.deps;
+    // A port of the host's own (no network of the instance's) may be another process's.
+    const port = inst.hostPort ?? 0;
+    const owned = listensOn && !prepared.launch.network ? async () => listensOn(port, await proc.pids()) : undefined;
+    const healthy = await waitHealthy(this.healthSpec(inst, prepared), { clock, probe, files: appFiles, owned }, run.abort.signal);
     if (inst.state !== 'STARTING') return;
     if (!healthy) {
       throw new AgentError(ErrorCodes.HEALTH_CHECK_FAILED, 'health check timed out', {

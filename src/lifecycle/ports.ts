@@ -70,6 +70,11 @@ export interface LifecycleDeps {
   readonly backend: Backend;
   readonly ports: Ports;
   readonly probe: Probe;
+  /**
+   * Whether one of `pids` is what listens on `port` (the port is the host's, shared with
+   * every other process): asked once a connect succeeds; absent, a connect is enough.
+   */
+  readonly listensOn?: (port: number, pids: readonly number[]) => boolean;
   readonly stagedFiles: StagedFiles;
   readonly appFiles: AppFiles;
   /** The user apps run as; null when the agent is not root. */

@@ -28,6 +28,18 @@ describe('waitHealthy', () => {
     expect(h.probes.filter((t) => t > 1_000)).toEqual([1_050, 1_100]);
   });
 
+  it('is not healthy while the listener on its port is another process\'s', async () => {
+    const h = harness(0); // something answers at once
+    let mine = false;
+    let result: boolean | undefined;
+    void waitHealthy(PORT_CHECK, { ...h.deps, owned: async () => mine }, new AbortController().signal).then((r) => (result = r));
+    await h.clock.advance(500);
+    expect(result).toBeUndefined();
+    mine = true;
+    await h.clock.advance(2);
+    expect(result).toBe(true);
+  });
+
   it('gives up at the timeout, not before', async () => {
     const h = harness();
     let result: boolean | undefined;
