@@ -20,6 +20,7 @@ say() { printf '[dev] %s\n' "$*" || true; }
 nats_pid="" lxcfs_pid="" agent_pid="" stopping=""
 # Container networks turn IPv4 forwarding on; the quick start gives the host back as it was.
 ip_forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo "")
+claims_existed=""; [ -e /run/dea-net ] && claims_existed=1
 
 # The agent's JSON lines, one short line each; debug ones only with DEA_DEV_VERBOSE=1.
 show_agent() {
@@ -59,6 +60,8 @@ cleanup() {
   if [ -n "$ip_forward" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$ip_forward" ]; then
     echo "$ip_forward" > /proc/sys/net/ipv4/ip_forward 2>/dev/null && say "IPv4 forwarding back to $ip_forward"
   fi
+  # The agents' host-wide claims directory, if this run made it and no claim is left in it.
+  if [ -z "$claims_existed" ] && [ -d /run/dea-net ] && [ -z "$(find /run/dea-net -type f -print -quit)" ]; then rm -rf /run/dea-net; fi
   local removed=() kept=()
   for d in "$BASE_DIR" "$LXCFS_DIR" "$LXCFS_DIR.pid" "$DEACTL_HOME"; do
     if mounted "$d" || grep -q " $d/" /proc/self/mounts; then kept+=("$d"); else rm -rf "$d"; removed+=("$d"); fi
