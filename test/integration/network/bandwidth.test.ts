@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { buildDroplet } from '../../support/droplets.js';
-import { sweepCgroupRoot, waitFor } from '../container/harness.js';
+import { waitFor } from '../container/harness.js';
 import { NET_APP, netAppStart } from './net-app.js';
-import { leftovers, removeLeftovers } from './leftovers.js';
+import { closeNetworkSuite } from './leftovers.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 const CGROUP_ROOT = `dea-nb-${randomBytes(4).toString('hex')}`;
@@ -32,15 +32,7 @@ beforeAll(async () => {
   reg.stop();
 }, 60_000);
 
-afterAll(async () => {
-  const dir = s?.agent.baseDir;
-  await s?.close();
-  if (dir) {
-    await removeLeftovers(dir);
-    expect(await leftovers(dir)).toEqual([]);
-  }
-  await sweepCgroupRoot(CGROUP_ROOT);
-}, 60_000);
+afterAll(() => closeNetworkSuite(s?.agent.baseDir, async () => s?.close(), [CGROUP_ROOT]), 60_000);
 
 const within = (seconds: number) => expect(Math.abs(seconds - BYTES / RATE) / (BYTES / RATE)).toBeLessThan(0.15);
 

@@ -3,7 +3,9 @@
  * and a last-resort removal for the tests' clean-up: namespaces, links, nft tables,
  * claims. Only names carrying the tag are ever touched.
  */
+import { expect } from 'vitest';
 import { Claims } from '../../../src/network/claims.js';
+import { sweepCgroupRoot } from '../container/harness.js';
 import { systemCommands } from '../../../src/network/commands.js';
 import { agentTag } from '../../../src/network/names.js';
 import { findOwned, removalOrder, removeLeftover } from '../../../src/network/sweep.js';
@@ -25,4 +27,18 @@ export async function removeLeftovers(baseDir: string): Promise<void> {
   for (const items of found.byInstance.values()) {
     for (const what of removalOrder(items)) await removeLeftover(what, systemCommands, claims).catch(() => undefined);
   }
+}
+
+/**
+ * A network suite's end: its agents stopped (`close`), then nothing of theirs may be left
+ * on the host (what is, is removed and fails the suite), and their cgroup roots go.
+ */
+export async function closeNetworkSuite(baseDir: string | undefined, close: () => Promise<void>, cgroupRoots: readonly string[]): Promise<void> {
+  await close();
+  if (baseDir) {
+    const left = await leftovers(baseDir);
+    await removeLeftovers(baseDir);
+    expect(left).toEqual([]);
+  }
+  for (const root of cgroupRoots) await sweepCgroupRoot(root);
 }

@@ -11,9 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSuite, type AgentSuite } from '../../support/agent-suite.js';
 import { buildDroplet } from '../../support/droplets.js';
-import { sweepCgroupRoot } from '../container/harness.js';
 import { NET_APP, netAppStart } from './net-app.js';
-import { leftovers, removeLeftovers } from './leftovers.js';
+import { closeNetworkSuite } from './leftovers.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- bus payloads are free-form JSON */
 const CGROUP_ROOT = `dea-ns-${randomBytes(4).toString('hex')}`;
@@ -38,13 +37,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  const dir = s?.agent.baseDir;
-  await s?.close();
-  if (dir) {
-    await removeLeftovers(dir);
-    expect(await leftovers(dir)).toEqual([]);
-  }
-  await sweepCgroupRoot(CGROUP_ROOT);
+  await closeNetworkSuite(s?.agent.baseDir, async () => s?.close(), [CGROUP_ROOT]);
   // The agent's two shared ifbs went with its clean stop.
   expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/dea[0-9a-f]{8}-s[du]\b/);
 }, 60_000);
