@@ -39,6 +39,8 @@ export class OverlayDirs implements InstanceDirs {
   private readonly trees = new Map<string, Promise<string>>();
   /** Bytes of each droplet's tree, once known (a tree never changes once unpacked). */
   private readonly treeSizes = new Map<string, number | 'pending'>();
+  /** Each instance's disk source once known: asked for every instance on every monitor tick. */
+  private readonly diskSources = new Map<string, DiskSource>();
 
   constructor(private readonly opts: OverlayDirsOptions) {}
 
@@ -60,12 +62,14 @@ export class OverlayDirs implements InstanceDirs {
   }
 
   async remove(localId: string): Promise<void> {
+    this.diskSources.delete(localId);
     await this.unmount(localId);
     await this.opts.loopDisks?.unmount(localId, this.rwRoot(localId));
     await rm(this.rwRoot(localId), { recursive: true, force: true });
   }
 
   async retire(localId: string): Promise<void> {
+    this.diskSources.delete(localId);
     await this.unmount(localId);
     // What the app wrote, its logs included, is the upper layer: that is the crash record.
     // On a loop disk it lives on another filesystem, where a rename cannot reach: copy it.
@@ -146,11 +150,16 @@ export class OverlayDirs implements InstanceDirs {
    * on the host; `/home/vcap` in a container).
    */
   diskSource(localId: string, dropletSha1: string | null): DiskSource | null {
+    const known = this.diskSources.get(localId);
+    if (known) return known;
     if (dropletSha1 === null) return null;
     const base = this.treeSize(dropletSha1);
     if (base === null) return null;
-    if (this.opts.loopDisks) return { kind: 'statfs', path: this.rwRoot(localId), baseBytes: base };
-    return { kind: 'walk', walk: this.rw(localId).upper, seenAs: [this.opts.layout.instanceDir(localId), ...(this.opts.seenInside ?? [])], baseBytes: base };
+    const source: DiskSource = this.opts.loopDisks
+      ? { kind: 'statfs', path: this.rwRoot(localId), baseBytes: base }
+      : { kind: 'walk', walk: this.rw(localId).upper, seenAs: [this.opts.layout.instanceDir(localId), ...(this.opts.seenInside ?? [])], baseBytes: base };
+    this.diskSources.set(localId, source);
+    return source;
   }
 
   private treeSize(sha1: string): number | null {
