@@ -69,6 +69,8 @@ export class Agent {
   private stopping: Promise<void> | null = null;
   private componentInfo: P.ComponentInfo | null = null;
   private readonly snapshot: SnapshotWriter | null;
+  /** The last usage history written held no instance. */
+  private usageHistoryEmpty = false;
   private readonly evacuation: Evacuation;
 
   constructor(private readonly deps: AgentDeps) {
@@ -207,8 +209,12 @@ export class Agent {
   private writeUsageHistory(): void {
     const sink = this.deps.usageHistory;
     if (!sink) return;
+    const live = this.registry.inStates(LIVE);
+    // An idle agent need not fsync the same empty history every few ticks.
+    if (live.length === 0 && this.usageHistoryEmpty) return;
+    this.usageHistoryEmpty = live.length === 0;
     try {
-      sink.write(usageHistoryText(this.registry.inStates(LIVE), this.ctx.clock.now()));
+      sink.write(usageHistoryText(live, this.ctx.clock.now()));
     } catch (err) {
       this.ctx.logger.warn({ event: 'usage_history.write.failed', err: String(err) }, 'usage history not written');
     }
