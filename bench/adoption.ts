@@ -17,7 +17,7 @@ import { buildDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
 import { sweepCgroupRoot } from '../test/integration/container/harness.js';
 import { BACKEND } from './agent-bench.js';
-import { Cleanup } from './cleanup.js';
+import { runBench, type Cleanup } from './cleanup.js';
 import { epochNow, round, roundSummary, summarize } from './stats.js';
 
 const INSTANCES = 50;
@@ -102,11 +102,7 @@ function entry(i: number): SnapshotEntry {
   };
 }
 
-const cleanup = new Cleanup();
-const keepAlive = setInterval(() => undefined, 1000);
-cleanup.defer('release the event loop', () => clearInterval(keepAlive));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
-try {
+await runBench(async (cleanup) => {
   const adoption = await restart(cleanup);
   const snapshot = await snapshotCost(cleanup);
   const results = { at: new Date().toISOString(), backend: BACKEND, adoption, snapshot };
@@ -115,6 +111,4 @@ try {
     `adoption (${BACKEND}): ${adoption.adoptedRunning}/${INSTANCES} adopted; first line → first route ${adoption.firstLineToFirstRouteMs} ms, → all ${adoption.firstLineToAllRoutesMs} ms (goal < 1 s)\n` +
       `snapshot of ${SNAPSHOT_SIZE} instances: ${(snapshot.bytes as number / 1024).toFixed(0)} KiB, write median ${(snapshot.writeMs as { median: number }).median} ms\n`,
   );
-} finally {
-  await cleanup.run();
-}
+});

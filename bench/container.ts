@@ -18,7 +18,7 @@ import type { InstanceProcess, LaunchSpec } from '../src/backends/types.js';
 import { systemClock } from '../src/platform/clock.js';
 import { silentLogger } from '../src/platform/logger.js';
 import { containerHarness, type Harness } from '../test/integration/container/harness.js';
-import { Cleanup } from './cleanup.js';
+import { Cleanup, runBench } from './cleanup.js';
 import { round, roundSummary, summarize } from './stats.js';
 
 const RUNS = 30;
@@ -194,14 +194,4 @@ async function main(cleanup: Cleanup): Promise<void> {
   void round;
 }
 
-const cleanup = new Cleanup();
-// The backends unref their children and timers (the agent's bus keeps its loop alive):
-// hold the loop open for the benchmark's duration.
-const keepAlive = setInterval(() => undefined, 1000);
-cleanup.defer('release the event loop', () => clearInterval(keepAlive));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
-try {
-  await main(cleanup);
-} finally {
-  await cleanup.run();
-}
+await runBench(main);

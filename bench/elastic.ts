@@ -29,7 +29,7 @@ import { connectTestClient } from '../test/support/bus-client.js';
 import { buildDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
 import { sweepCgroupRoot } from '../test/integration/container/harness.js';
-import { Cleanup } from './cleanup.js';
+import { runBench, type Cleanup } from './cleanup.js';
 import { round, summarize } from './stats.js';
 
 const MIB = 1024 * 1024;
@@ -166,13 +166,7 @@ async function density(cleanup: Cleanup, policy: 'hard' | 'elastic', quotaMb: nu
   return result;
 }
 
-const cleanup = new Cleanup();
-// The agent's clock timers are unref'd and a task waiting in a full pool holds no handle:
-// without this the loop could run empty while the bench awaits a reclaim.
-const keepAlive = setInterval(() => undefined, 1000);
-cleanup.defer('release the event loop', () => clearInterval(keepAlive));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
-try {
+await runBench(async (cleanup) => {
   progress(`reclaim latency, ${RUNS} runs`);
   const reclaim = await reclaimLatency(cleanup);
   progress('heartbeat jitter with the agent\'s reserved CPU shares (1024), then with 2');
@@ -183,6 +177,4 @@ try {
   const results = { at: new Date().toISOString(), reclaim, heartbeat: { reserved, starved }, density: dense };
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-} finally {
-  await cleanup.run();
-}
+});

@@ -17,7 +17,7 @@ import { startAgent, startMessage, type AgentHandle } from '../test/support/agen
 import { connectTestClient, type TestBusClient } from '../test/support/bus-client.js';
 import { buildDroplet, serveDroplets } from '../test/support/droplets.js';
 import { startNatsCluster, type NatsCluster } from '../test/support/nats-cluster.js';
-import { Cleanup } from './cleanup.js';
+import { runBench, type Cleanup } from './cleanup.js';
 import { fleetLoad, heartbeatLimit, linear, type FleetShape } from './fleet/model.js';
 import { payloadSizes } from './fleet/payloads.js';
 import { rates, sampleTraffic, type WindowRates } from './fleet/traffic.js';
@@ -215,11 +215,10 @@ async function run(cleanup: Cleanup): Promise<void> {
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-const cleanup = new Cleanup();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
-try {
-  await run(cleanup);
-} finally {
-  progress('cleaning up');
-  await cleanup.run();
-}
+await runBench(async (cleanup) => {
+  try {
+    await run(cleanup);
+  } finally {
+    progress('cleaning up');
+  }
+});

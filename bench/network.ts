@@ -21,7 +21,7 @@ import { silentLogger } from '../src/platform/logger.js';
 import { containerHarness, type Harness } from '../test/integration/container/harness.js';
 import { NET_APP } from '../test/integration/network/net-app.js';
 import { removeLeftovers } from '../test/integration/network/leftovers.js';
-import { Cleanup } from './cleanup.js';
+import { runBench, type Cleanup } from './cleanup.js';
 import { roundSummary, summarize } from './stats.js';
 
 const RUNS = 30;
@@ -212,12 +212,4 @@ async function main(cleanup: Cleanup): Promise<void> {
   );
 }
 
-const cleanup = new Cleanup();
-const keepAlive = setInterval(() => undefined, 1000);
-cleanup.defer('release the event loop', () => clearInterval(keepAlive));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup.run().then(() => process.exit(130)));
-try {
-  await main(cleanup);
-} finally {
-  await cleanup.run();
-}
+await runBench(main);
