@@ -3,7 +3,7 @@
  * kernel enforces, the app is in its groups from its first instruction, and a start,
  * stop and destroy leave no group, uid or record behind.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceProcess } from '../../../src/backends/types.js';
@@ -84,11 +84,15 @@ describe('limits', () => {
 });
 
 describe('clean-up', () => {
-  it('leaves no group, uid, record or process after 100 starts and stops', async () => {
+  it('leaves no group, mount, uid, record or process after 100 starts and stops', async () => {
     const before = h.leftoverGroups();
+    const uids = new Set<number>();
+    const supervisors = new Set<number>();
     for (let i = 0; i < 100; i++) {
       const spec = await h.instance(i % 2 === 0 ? 'exec sleep 60' : 'exit 3');
       const p = await h.backend.launch(spec);
+      uids.add(Number(p.handle.uid));
+      supervisors.add(Number(p.handle.supervisorPid)).add(Number(p.handle.initPid));
       if (i % 2 === 0) await p.stop(5_000);
       else expect((await p.exited).exitStatus).toBe(3);
       await p.destroy();
@@ -96,8 +100,31 @@ describe('clean-up', () => {
     expect(h.leftoverGroups()).toEqual(before);
     expect(await (await import('node:fs/promises')).readdir(join(h.base, 'uids'))).toEqual([]);
     expect(await (await import('node:fs/promises')).readdir(join(h.base, 'run'))).toEqual([]);
+    // No mount of the host's (the containers' own were in their mount namespaces) names
+    // the base dir, and no process runs as one of the instances' uids or is a supervisor.
+    expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(h.base))).toEqual([]);
+    expect(processesOf(uids, supervisors)).toEqual([]);
   }, 120_000);
 });
+
+/** Live processes (not zombies) whose real uid is one of `uids`, or whose pid is one of `pids`. */
+function processesOf(uids: ReadonlySet<number>, pids: ReadonlySet<number>): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (/^State:\s+Z/m.test(status)) continue;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      // A pid taken again by an unrelated process is not a supervisor: check its name.
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '';
+      if (uids.has(uid) || (pids.has(Number(entry)) && name.startsWith('dea-container'))) found.push(`${entry} ${name} uid=${uid}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 async function stopAndDestroy(p: InstanceProcess): Promise<void> {
   await p.stop(5_000);
