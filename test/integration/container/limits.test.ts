@@ -142,6 +142,19 @@ describe('a container that cannot be made', () => {
     expect(await readdir(join(h.base, 'run'))).toEqual([]);
   });
 
+  it('fails the launch when the kernel refuses a limit, and leaves no group, uid or record (cgroups not writable)', async () => {
+    const before = h.leftoverGroups();
+    // pids.max takes no negative number: the write fails on the real kernel after the
+    // memory and cpu groups were made, so the clean-up of a part-made container runs.
+    const spec = await h.instance('exec sleep 60', { limits: { memMb: 64, diskMb: 64, fds: 256, nproc: -5, cpuShares: 16 } });
+    const err = await h.backend.launch(spec).catch((e: unknown) => e);
+    expect((err as { exitDescription?: string }).exitDescription).toMatch(/^failed to start: cannot create the container's cgroups: /);
+    expect(h.leftoverGroups()).toEqual(before);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(h.base, 'uids'))).toEqual([]);
+    expect(await readdir(join(h.base, 'run'))).toEqual([]);
+  });
+
   it('fails the launch when the uid pool is exhausted, with a clear exit description', async () => {
     const small = await containerHarness({ uidPoolSize: 1 });
     try {

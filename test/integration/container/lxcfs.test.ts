@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 it('shows the instance its own memory limit and uptime through LXCFS', async () => {
-  const spec = await h.instance('grep MemTotal /proc/meminfo; echo "uptime $(cut -d" " -f1 /proc/uptime)"; echo done; exec sleep 60', {
+  const spec = await h.instance('grep MemTotal /proc/meminfo; echo "uptime $(cut -d" " -f1 /proc/uptime)"; awk \'$9 == "lxcfs" || $10 == "lxcfs" || $0 ~ / - fuse.lxcfs / { print "lxcfs-mount " $5 }\' /proc/self/mountinfo; echo done; exec sleep 60', {
     limits: { memMb: 200, diskMb: 64, fds: 256, nproc: 64, cpuShares: 16 },
   });
   const p = await h.backend.launch(spec);
@@ -28,6 +28,9 @@ it('shows the instance its own memory limit and uptime through LXCFS', async () 
     expect(Number(/MemTotal:\s+(\d+) kB/.exec(log)?.[1])).toBe(200 * 1024);
     // The age of the container's init, seconds; the host has been up far longer.
     expect(Number(/uptime ([\d.]+)/.exec(log)?.[1])).toBeLessThan(30);
+    // Every file the issue lists is LXCFS's in the container, not only these two.
+    const bound = [...log.matchAll(/^lxcfs-mount (\S+)$/gm)].map((m) => m[1]).sort();
+    expect(bound).toEqual(['/proc/cpuinfo', '/proc/diskstats', '/proc/loadavg', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/sys/devices/system/cpu/online']);
   } finally {
     await p.stop(5_000);
     await p.destroy();
