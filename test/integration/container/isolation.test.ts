@@ -4,7 +4,7 @@
  * what a hostile app cannot do: a fork bomb stops at pids.max while a neighbour keeps
  * running, a memory hog is OOM-killed in its own group and reported as such.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceProcess } from '../../../src/backends/types.js';
 import { containerHarness, readLog, waitFor, type Harness } from './harness.js';
@@ -59,6 +59,28 @@ describe('what the app sees', () => {
     const procs = Number(/procs=(\d+)/.exec(log)?.[1]);
     expect(procs).toBeGreaterThanOrEqual(2);
     expect(procs).toBeLessThanOrEqual(8);
+  });
+
+  it('has its own IPC and mount namespaces, a minimal /dev, its logs at /home/vcap/logs, and an init that reaps orphans', async () => {
+    const script = [
+      'echo "ipc=$(readlink /proc/self/ns/ipc) mnt=$(readlink /proc/self/ns/mnt)"',
+      'echo "dev=$(ls /dev | sort | tr "\\n" " ")"',
+      '[ -f /home/vcap/logs/stdout.log ] && echo "logs=here"',
+      // An orphan: its parent subshell ends at once, so it is the init's to reap.
+      '( sleep 0.2 & echo $! > /tmp/orphan.pid )',
+      'o=$(cat /tmp/orphan.pid)',
+      'for i in $(seq 200); do [ -e /proc/$o ] || break; sleep 0.05; done',
+      '[ -e /proc/$o ] && echo "orphan=$(awk \'/^State/ {print $2}\' /proc/$o/status)" || echo "orphan=reaped"',
+      'echo done; exec sleep 60',
+    ].join('\n');
+    const { spec } = await run(script);
+    await waitFor(() => expect(readLog(spec)).toContain('done'), 30_000);
+    const log = readLog(spec);
+    expect(/ipc=(\S+)/.exec(log)?.[1]).not.toBe(readlinkSync('/proc/self/ns/ipc'));
+    expect(/mnt=(\S+)/.exec(log)?.[1]).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    expect(/dev=(.*)$/m.exec(log)?.[1]?.trim().split(' ')).toEqual(['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+    expect(log).toContain('logs=here');
+    expect(log).toContain('orphan=reaped');
   });
 
   it('sees nothing of a neighbour and nothing of the agent base_dir', async () => {
