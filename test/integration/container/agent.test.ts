@@ -61,6 +61,21 @@ describe('an app in a container', () => {
     expect(readFileSync(join(groupDir('pids', instance), 'pids.max'), 'utf8').trim()).toBe(String(NPROC));
   });
 
+  it('keeps the process backend\'s v2 semantics: staging_info.yml\'s command in app/ after .profile.d, values literal', async () => {
+    const tricky = '$HOME;echo pwned `id` "quoted" ../../etc';
+    const { port } = await running('ct-v2', 'serves-http-v2', { env: ['FOO=bar', `TRICKY=${tricky}`], limits: { mem: 64, disk: 256, fds: 300 } });
+    const env = await get(port, '/env');
+    const self = await get(port);
+    expect(env.TRICKY).toBe(tricky);
+    expect(env.FOO).toBe('bar');
+    expect(env.PROFILE_D_RAN).toBe('yes');
+    expect(env.MEMORY_LIMIT).toBe('64m');
+    expect(env.DEA_START_COMMAND).toBeUndefined();
+    expect(env.HOME).toBe('/home/vcap/app');
+    expect(self.cwd).toBe('/home/vcap/app');
+    expect(self.uid).toBeGreaterThanOrEqual(40_000);
+  });
+
   it('reports its cgroup figures in find.droplet stats, varz names the backend, /metrics has the gauges', async () => {
     await running('ct-stats', 'serves-http');
     // memory.stat (rss, cache) is read every 10th monitor reading: wait for one after boot.
