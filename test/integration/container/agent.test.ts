@@ -44,7 +44,7 @@ async function running(app: string, fixture: string, over: Record<string, unknow
   return { port: r.data.port as number, instance: found.instance as string };
 }
 
-const groupDir = (controller: 'memory' | 'pids', instance: string) => join(host.v1.get(controller) ?? host.unified ?? '/nonexistent', CGROUP_ROOT, instance);
+const groupDir = (controller: 'memory' | 'pids' | 'cpu', instance: string) => join(host.v1.get(controller) ?? host.unified ?? '/nonexistent', CGROUP_ROOT, instance);
 const get = async (port: number, path = '/') => (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as any;
 
 describe('an app in a container', () => {
@@ -59,6 +59,8 @@ describe('an app in a container', () => {
     expect(self.pid).toBeLessThan(10); // its own PID namespace
     expect(readFileSync(join(groupDir('memory', instance), 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(96 * 1024 * 1024));
     expect(readFileSync(join(groupDir('pids', instance), 'pids.max'), 'utf8').trim()).toBe(String(NPROC));
+    // Shares follow memory: 96 MB / the default ratio of 8.
+    if (host.v1.has('cpu')) expect(readFileSync(join(groupDir('cpu', instance), 'cpu.shares'), 'utf8').trim()).toBe('12');
   });
 
   it('keeps the process backend\'s v2 semantics: staging_info.yml\'s command in app/ after .profile.d, values literal', async () => {
