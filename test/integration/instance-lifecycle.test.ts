@@ -85,9 +85,11 @@ describe('instances that end by themselves', () => {
     const unreg = s.bus.record('router.unregister');
     const exits = s.bus.record('droplet.exited');
     await Promise.all([reg.ready(), unreg.ready(), exits.ready()]);
-    await s.start('exits-after-delay', 'quitter', { env: ['EXIT_AFTER_MS=800'] });
+    // It listens, then exits 3 s later: time enough, on a busy machine too, for the health
+    // check to see it listening and the agent to register it before it goes.
+    await s.start('exits-after-delay', 'quitter', { env: ['EXIT_AFTER_MS=3000'] });
     const r = await reg.waitFor((m) => m.data.app === 'quitter', 15_000);
-    const ex = await exits.waitFor((m) => m.data.droplet === 'quitter', 10_000);
+    const ex = await exits.waitFor((m) => m.data.droplet === 'quitter', 15_000);
     expect(ex.data).toMatchObject({ reason: 'CRASHED', exit_status: 7, exit_description: 'app instance exited' });
     const u = await unreg.waitFor((m) => m.data.app === 'quitter');
     expect(u.data.port).toBe(r.data.port);

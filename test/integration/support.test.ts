@@ -63,7 +63,7 @@ describe('nats-server and the test bus client', () => {
     const rec = client.record('ping.>');
     await rec.ready();
     client.publish('ping.one', { n: 1 });
-    const first = await rec.waitFor((m) => m.data.n === 1, 2000);
+    const first = await rec.waitFor((m) => m.data.n === 1, 15_000);
     expect(first.subject).toBe('ping.one');
 
     const oldPid = server.pid;
@@ -123,7 +123,7 @@ describe('nats-server and the test bus client', () => {
     client.publish('router.unregister', 'not json');
     client.publish('router.register', { uris: ['b.example'] });
     await client.flush();
-    await rec.waitForCount(3, undefined, 2000);
+    await rec.waitForCount(3, undefined, 15_000);
 
     const early = await rec.waitFor((m) => m.subject === 'router.register', 10);
     expect(early.data).toEqual({ uris: ['a.example'] });
@@ -138,7 +138,7 @@ describe('nats-server and the test bus client', () => {
 
     rec.clear();
     expect(rec.all()).toEqual([]);
-    const later = rec.waitFor((m) => m.data?.uris?.[0] === 'c.example', 2000);
+    const later = rec.waitFor((m) => m.data?.uris?.[0] === 'c.example', 15_000);
     client.publish('router.register', { uris: ['c.example'] });
     expect((await later).subject).toBe('router.register');
     await rec.expectNone((m) => m.subject === 'router.unregister', 50);
@@ -330,7 +330,7 @@ function launch(
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitForStdout: (re, timeoutMs = 5000) =>
+    waitForStdout: (re, timeoutMs = 15_000) =>
       new Promise<void>((resolve, reject) => {
         const check = (): void => {
           if (re.test(out)) {
@@ -434,7 +434,7 @@ describe('fixture apps', () => {
   it('worker-no-uris: prints a heartbeat line repeatedly without a port', async () => {
     const dir = await unpack('worker-no-uris');
     const app = launch(dir, ['./startup'], { env: { HEARTBEAT_MS: '100' } });
-    await app.waitForStdout(/worker-no-uris heartbeat 3\n/, 3000);
+    await app.waitForStdout(/worker-no-uris heartbeat 3\n/);
     expect(app.stderr()).toBe('');
   });
 
@@ -463,7 +463,8 @@ describe('fixture apps', () => {
     const port = await getFreePort();
     const app = launch(dir, ['./startup', '-p', String(port)]);
     await app.waitForStdout(/never-listens started/);
-    await new Promise((r) => setTimeout(r, 500));
+    // Its own later line (every 5 s) proves the time has passed, not a window of ours.
+    await app.waitForStdout(/never-listens still not listening \(1\)\n/);
     expect(await canConnect(port)).toBe(false);
     expect(alive(app.pid)).toBe(true);
   });
@@ -475,7 +476,9 @@ describe('fixture apps', () => {
     await app.waitForStdout(/ignores-sigterm listening on/);
     process.kill(app.pid, 'SIGTERM');
     await app.waitForStdout(/ignoring TERM\n/);
-    await new Promise((r) => setTimeout(r, 200));
+    // It handles a second TERM too: alive after the first, shown by an event of its own.
+    process.kill(app.pid, 'SIGTERM');
+    await app.waitForStdout(/ignoring TERM\n[\s\S]*ignoring TERM\n/);
     expect(await canConnect(port)).toBe(true);
     process.kill(app.pid, 'SIGKILL');
     expect(await app.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -534,7 +537,7 @@ describe('fixture apps', () => {
     const dir = await unpack('memory-hog');
     const port = await getFreePort();
     const app = launch(dir, ['./startup', '-p', String(port)], { env: { HOG_MAX_MB: '80' } });
-    await app.waitForStdout(/memory-hog holding 80 MB/, 5000);
+    await app.waitForStdout(/memory-hog holding 80 MB/);
     expect(await rssKb(app.pid)).toBeGreaterThan(80 * 1024);
     expect((await getJson(port))['allocated_mb']).toBe(80);
   });
@@ -544,7 +547,7 @@ describe('fixture apps', () => {
     const dir = await unpack('disk-filler', { owner: NOBODY });
     const port = await getFreePort();
     const app = launch(dir, ['./startup', '-p', String(port)], { env: { FILL_MAX_MB: '12' }, asNobody: true });
-    await app.waitForStdout(/disk-filler done, 12 MB/, 5000);
+    await app.waitForStdout(/disk-filler done, 12 MB/);
     const st = await stat(path.join(dir, 'filler.dat'));
     expect(st.size).toBe(12 * 1024 * 1024);
     expect(st.uid).toBe(NOBODY);
