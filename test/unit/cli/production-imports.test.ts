@@ -1,7 +1,7 @@
 /**
  * The test doubles in src/ (the scripted fake backend, the in-memory bus) must be
- * unreachable from the production entry point: the config cannot select them, and no
- * import chain from `bin/dea`'s module may load them.
+ * unreachable from the production entry points: the config cannot select them, and no
+ * import chain from `bin/dea`'s or `bin/deactl`'s module may load them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,6 +43,12 @@ describe('the production entry point', () => {
 
   it('never reaches a test double', () => {
     expect([...files].filter((f) => TEST_DOUBLES.some((re) => re.test(f)))).toEqual([]);
+  });
+
+  it("nor does bin/deactl's module, the other production entry point", () => {
+    const deactl = reachable(join(root, 'src/cli/deactl.ts'));
+    expect(deactl).toContain('src/cli/deactl/main.ts');
+    expect([...deactl].filter((f) => TEST_DOUBLES.some((re) => re.test(f)))).toEqual([]);
   });
 
   it('nor does the bus module a production caller would import', () => {
