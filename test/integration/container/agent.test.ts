@@ -238,6 +238,55 @@ describe('a start that cannot make its container', () => {
   }, 60_000);
 });
 
+describe('100 starts and stops through the agent', () => {
+  it('leave no group, mount, process, uid, supervisor record or instance directory behind', async () => {
+    const root = `${CGROUP_ROOT}-cycles`;
+    const agent = await s.startAgent({ config: { backend: { kind: 'container', container: { cgroup_root: root } } } });
+    const hierarchies = [...new Set(host.v1.values()), ...(host.unified ? [host.unified] : [])];
+    const groups = () => hierarchies.flatMap((h) => {
+      try {
+        return readdirSync(join(h, root), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(h, root, e.name));
+      } catch {
+        return [];
+      }
+    });
+    const pids = new Set<number>();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const app = `ct-cycle-${i}`;
+        // A worker (no URIs): RUNNING once launched, so the cycle is the container's own cost.
+        await s.startOn(agent, 'serves-http-v2', app, { uris: [], start_command: 'exec sleep 600' });
+        const up = await agent.waitForLog((l) => l.event === 'instance.running' && l.app_id === app, 30_000);
+        const handle = JSON.parse(readFileSync(join(agent.baseDir, 'db', 'supervise', String(up.instance_id), 'handle.json'), 'utf8')) as { supervisorPid: number; initPid: number };
+        pids.add(handle.supervisorPid).add(handle.initPid);
+        s.bus.publish('dea.stop', { droplet: app });
+        await agent.waitForLog((l) => l.event === 'instance.stopped' && l.app_id === app, 30_000);
+      }
+      await waitFor(() => {
+        expect(groups()).toEqual([]);
+        expect(readdirSync(join(agent.baseDir, 'db', 'uids'))).toEqual([]);
+        expect(readdirSync(join(agent.baseDir, 'db', 'supervise'))).toEqual([]);
+        expect(readdirSync(join(agent.baseDir, 'instances'))).toEqual([]);
+      }, 30_000);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(join(agent.baseDir, 'instances')))).toEqual([]);
+      // Every instance's supervisor and init are gone (with the init of a PID namespace go
+      // all its processes). Uids alone do not tell: other agents' pools start at the same uid.
+      const left = [...pids].filter((pid) => {
+        try {
+          const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+          return !/^State:\s+Z/m.test(status) && /^Name:\s+dea-container$/m.test(status);
+        } catch {
+          return false;
+        }
+      });
+      expect(left).toEqual([]);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+      await sweepCgroupRoot(root);
+    }
+  }, 300_000);
+});
+
 describe('disk_limit: loop', () => {
   it('gives the app a filesystem of its quota: a write past it fails with ENOSPC, no kill', async () => {
     const agent = await s.startAgent({
