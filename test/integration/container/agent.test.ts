@@ -200,6 +200,24 @@ describe('a container without its agent', () => {
   }, 90_000);
 });
 
+describe('auto where cgroups are not writable', () => {
+  it('falls back to the process backend and says why, in its log and in varz', async () => {
+    // A cgroup root below a cgroup file: its mkdir fails (ENOTDIR) in every hierarchy.
+    const agent = await s.startAgent({ config: { backend: { kind: 'auto', container: { cgroup_root: 'cgroup.procs/dea' } } } });
+    try {
+      expect(agent.logs().find((l) => l.event === 'backend.container.unavailable')?.why).toMatch(/^cgroups are not writable: /);
+      expect(agent.logs().find((l) => l.event === 'backend.chosen')).toMatchObject({ kind: 'process', asked: 'auto' });
+      const [disc] = await s.bus.request('vcap.component.discover', {}, { expect: 2 }).then((all) => all.filter((d) => d.uuid === agent.id || String(d.uuid).startsWith(agent.id)));
+      expect(disc, 'the agent answers vcap.component.discover').toBeDefined();
+      const [user, pass] = disc.credentials as [string, string];
+      const headers = { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+      expect(((await (await fetch(`http://${disc.host}/varz`, { headers })).json()) as any).backend).toBe('process');
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+  });
+});
+
 describe('a start that cannot make its container', () => {
   it('ends CRASHED with the reason when the rootfs is missing, and leaves no group (so no process in one), uid, supervisor record or mount', async () => {
     const root = `${CGROUP_ROOT}-nofs`;
