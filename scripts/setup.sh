@@ -54,3 +54,5 @@ if [ ${#need_sd[@]} -gt 0 ]; then
 fi
 # The systemd notify helper (libexec/notify), built like the container supervisor.
 make -s -C libexec/notify
+# The spawn and mount helper on every start's path (libexec/spawner).
+make -s -C libexec/spawner

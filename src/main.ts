@@ -30,7 +30,8 @@ import { DropletCache, unpackDroplet } from './staging/index.js';
 import { Layout } from './staging/layout.js';
 import { SparePool } from './staging/spares.js';
 import { stagedFiles } from './staging/staged-files.js';
-import { OverlayDirs, overlaySupported } from './staging/overlay-dirs.js';
+import { OverlayDirs, overlaySupported, type Mounter } from './staging/overlay-dirs.js';
+import { SpawnHelper, spawnHelperPath } from './platform/spawner/helper.js';
 import { LoopDisks } from './staging/loop-disk.js';
 import { loadSnapshot, parseUsageHistory, SnapshotStore } from './snapshot/index.js';
 import { unexplainedInstanceDirs } from './staging/orphans.js';
@@ -114,11 +115,12 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const bus = await connectNatsBus({ servers: config.natsServers, logger, name: `dea-${config.index}`, stopping: signals.stopping });
   if (!bus) return await exited(logger);
   const appUser = process.getuid?.() === 0 ? lookupUser(config.instance.user) : null;
-  const backend = await chooseBackend(config, layout, appUser, logger);
+  const helper = new SpawnHelper(spawnHelperPath(LIBEXEC), logger);
+  const backend = await chooseBackend(config, layout, appUser, helper, logger);
   const inContainers = backend.kind === 'container';
   const loopDisks = inContainers && config.backend.container.diskLimit === 'loop' ? new LoopDisks(join(layout.layers, '.disks')) : undefined;
   const seenInside = backend.instanceRoot === null ? [] : [backend.instanceRoot];
-  const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks, seenInside }, logger);
+  const { dirs, spares } = await instanceDirs(layout, appUser, { shareWithGroup: inContainers, loopDisks, seenInside, mounter: helper }, logger);
   const snapshot = new SnapshotStore(layout.snapshotFile);
   const usageHistory = new SnapshotStore(layout.usageHistoryFile);
   const directory = createDirectory({ now: () => clock.now(), layout, logger });
@@ -180,6 +182,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   await untilStopped(agent, signals, logger);
   monitor.stop();
   await backend.close?.();
+  await helper.close();
   await status.close();
   await bus.close().catch(() => undefined);
   return await exited(logger);
@@ -249,10 +252,10 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor, elast
 async function instanceDirs(
   layout: Layout,
   user: { uid: number; gid: number } | null,
-  extras: { shareWithGroup: boolean; loopDisks?: LoopDisks; seenInside: readonly string[] },
+  extras: { shareWithGroup: boolean; loopDisks?: LoopDisks; seenInside: readonly string[]; mounter: Mounter },
   logger: Logger,
 ): Promise<{ dirs: InstanceDirs; spares: SparePool | null }> {
-  if (await overlaySupported(layout, logger)) {
+  if (await overlaySupported(layout, logger, extras.mounter)) {
     logger.info({ event: 'staging.dirs.chosen', kind: 'overlay' }, 'instance directories: overlayfs over one tree per droplet');
     return { dirs: new OverlayDirs({ layout, unpack: unpackDroplet, user, logger, ...extras }), spares: null };
   }
@@ -270,6 +273,7 @@ async function chooseBackend(
   config: AgentConfig,
   layout: Layout,
   appUser: { uid: number; gid: number } | null,
+  helper: SpawnHelper,
   logger: Logger,
 ): Promise<Backend> {
   if (config.backend.kind !== 'process') {
@@ -301,7 +305,7 @@ async function chooseBackend(
   if (config.backend.container.memoryPolicy === 'elastic' || config.instance.bandwidthPolicy === 'shared') {
     logger.warn({ event: 'backend.elastic.ignored' }, 'process backend: elastic memory, shared bandwidth and the reserved CPU shares need containers: ignored');
   }
-  return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger });
+  return new ProcessBackend({ runDir: layout.supervise, libexecDir: LIBEXEC, clock: systemClock, logger, spawner: helper });
 }
 
 /** `instance.bandwidth.policy: shared`: the node's rate, divided by the memory placement promises. */

@@ -1,6 +1,6 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../platform/spawner/run-command.js';
 
 /**
  * A kernel-enforced disk quota without quota support in the kernel (none here): a

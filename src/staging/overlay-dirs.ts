@@ -9,7 +9,17 @@ import { treeBytes } from './tree-size.js';
 import { shareWithGroup } from './group-share.js';
 import type { LoopDisks } from './loop-disk.js';
 import type { CreateOptions } from './unpacked-dirs.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../platform/spawner/run-command.js';
+import { directMount, directUmount } from '../platform/spawner/direct.js';
+
+/** mount(2) and umount2(2), however they are made (the spawn helper, or mount(8)). */
+export interface Mounter {
+  mount(source: string, fstype: string, target: string, data: string): Promise<void>;
+  /** True once unmounted. */
+  umount(target: string, lazy: boolean): Promise<boolean>;
+}
+
+const commandMounter: Mounter = { mount: directMount, umount: directUmount };
 
 export interface OverlayDirsOptions {
   readonly layout: Layout;
@@ -25,6 +35,8 @@ export interface OverlayDirsOptions {
   readonly loopDisks?: LoopDisks;
   /** Where apps see their directory besides its host path (the container backend's `/home/vcap`). */
   readonly seenInside?: readonly string[];
+  /** Default: mount(8) and umount(8) in children of the agent. */
+  readonly mounter?: Mounter;
 }
 
 /**
@@ -42,7 +54,11 @@ export class OverlayDirs implements InstanceDirs {
   /** Each instance's disk source once known: asked for every instance on every monitor tick. */
   private readonly diskSources = new Map<string, DiskSource>();
 
-  constructor(private readonly opts: OverlayDirsOptions) {}
+  private readonly mounter: Mounter;
+
+  constructor(private readonly opts: OverlayDirsOptions) {
+    this.mounter = opts.mounter ?? commandMounter;
+  }
 
   async create(droplet: CachedRef, localId: string, signal?: AbortSignal, opts: CreateOptions = {}): Promise<void> {
     const lower = await this.tree(droplet);
@@ -58,7 +74,7 @@ export class OverlayDirs implements InstanceDirs {
     await mkdir(work, { mode: 0o700 });
     const dir = this.opts.layout.instanceDir(localId);
     await mkdir(dir, { mode: 0o700 });
-    await mountOverlay(lower, upper, work, dir);
+    await mountOverlay(this.mounter, lower, upper, work, dir);
   }
 
   async remove(localId: string): Promise<void> {
@@ -139,7 +155,7 @@ export class OverlayDirs implements InstanceDirs {
 
   private async unmount(localId: string): Promise<void> {
     const dir = this.opts.layout.instanceDir(localId);
-    if ((await runCommand('umount', [dir])) !== 0) await runCommand('umount', ['-l', dir]);
+    if (!(await this.mounter.umount(dir, false))) await this.mounter.umount(dir, true);
     await rmdir(dir).catch(() => undefined);
   }
 
@@ -191,10 +207,9 @@ function safeForOptions(path: string): boolean {
   return !/[,:\\\s]/.test(path);
 }
 
-async function mountOverlay(lower: string, upper: string, work: string, dir: string): Promise<void> {
+async function mountOverlay(mounter: Mounter, lower: string, upper: string, work: string, dir: string): Promise<void> {
   for (const p of [lower, upper, work]) if (!safeForOptions(p)) throw new Error(`path unusable in overlay options: ${p}`);
-  const code = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, dir]);
-  if (code !== 0) throw new Error(`mount of the overlay at ${dir} failed (exit ${code})`);
+  await mounter.mount('overlay', 'overlay', dir, `lowerdir=${lower},upperdir=${upper},workdir=${work}`);
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -205,14 +220,14 @@ async function isDir(path: string): Promise<boolean> {
 }
 
 /** Whether this agent can give instances overlay views: root, overlayfs, usable paths. */
-export async function overlaySupported(layout: Layout, logger: Logger): Promise<boolean> {
+export async function overlaySupported(layout: Layout, logger: Logger, mounter: Mounter = commandMounter): Promise<boolean> {
   if (process.getuid?.() !== 0 || !safeForOptions(layout.baseDir)) return false;
   const probe = await mkdtemp(join(layout.tmp, 'overlay-probe-'));
   const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => join(probe, n)) as [string, string, string, string];
   try {
     for (const d of [lower, upper, work, merged]) await mkdir(d);
-    await mountOverlay(lower, upper, work, merged);
-    if ((await runCommand('umount', [merged])) !== 0) throw new Error('umount failed');
+    await mountOverlay(mounter, lower, upper, work, merged);
+    if (!(await mounter.umount(merged, false))) throw new Error('umount failed');
     return true;
   } catch (err) {
     logger.info({ event: 'staging.overlay.unavailable', err: String(err).slice(0, 300) }, 'overlayfs unavailable: each instance gets its own unpacked copy');

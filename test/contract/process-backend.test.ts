@@ -1,6 +1,8 @@
 /**
  * The backend contract and the process backend's own promises, with real bash apps:
- * limits, user, process group, literal environment and both start modes.
+ * limits, user, process group, literal environment and both start modes. The contract
+ * runs twice: supervisors spawned by the spawn helper (as the agent does) and by a fork
+ * of this process (what the backend does where the helper cannot run).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +15,7 @@ import { ProcessBackend } from '../../src/backends/process/index.js';
 import type { BackendHandle, InstanceProcess, LaunchSpec } from '../../src/backends/types.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { silentLogger } from '../../src/platform/logger.js';
+import { SpawnHelper, spawnHelperPath } from '../../src/platform/spawner/helper.js';
 import { isRoot, requireHost } from '../integration/preconditions.js';
 import { eventually } from '../support/eventually.js';
 import { backendContract, type ContractApp } from './backend.contract.js';
@@ -31,8 +34,21 @@ async function makeRoot(): Promise<{ root: string; runDir: string }> {
   return { root, runDir };
 }
 
-function backendOn(runDir: string): ProcessBackend {
-  return new ProcessBackend({ runDir, libexecDir: LIBEXEC, clock: systemClock, logger: silentLogger() });
+type Via = 'spawn helper' | 'fork';
+const helpers: SpawnHelper[] = [];
+afterAll(async () => {
+  for (const h of helpers.splice(0)) await h.close();
+});
+
+/** A process backend whose supervisors come from a spawn helper of its own, or from forks of this process. */
+function backendOn(runDir: string, via: Via = 'spawn helper'): ProcessBackend {
+  const base = { runDir, libexecDir: LIBEXEC, clock: systemClock, logger: silentLogger() };
+  if (via === 'fork') return new ProcessBackend(base);
+  const bin = spawnHelperPath(LIBEXEC);
+  if (!existsSync(bin)) throw new Error(`${bin} is not built: run scripts/setup.sh`);
+  const helper = new SpawnHelper(bin, silentLogger());
+  helpers.push(helper);
+  return new ProcessBackend({ ...base, spawner: helper });
 }
 
 interface InstanceOpts {
@@ -112,11 +128,11 @@ function running(pid: number): boolean {
   }
 }
 
-backendContract(
-  'process',
+for (const via of ['spawn helper', 'fork'] as const) backendContract(
+  `process (${via})`,
   async () => {
     const { root, runDir } = await makeRoot();
-    const backend = backendOn(runDir);
+    const backend = backendOn(runDir, via);
     return {
       backend,
       script: (app) => makeInstance(root, { startup: SCRIPTS[app.kind](app) }),
@@ -129,7 +145,7 @@ backendContract(
       now: () => Date.now(),
       elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       settle: (p) => p,
-      successor: () => backendOn(runDir),
+      successor: () => backendOn(runDir, via),
       dispose: () => rm(root, { recursive: true, force: true }),
     };
   },

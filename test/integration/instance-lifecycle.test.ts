@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentLogLine } from '../support/agent-process.js';
@@ -106,6 +106,62 @@ describe('instances that end by themselves', () => {
   });
 });
 
+/** The spawn helpers running under `root` (the agent's process tree). */
+function spawnHelpersUnder(root: number): number[] {
+  const parentOf = (pid: number): number => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return 0;
+    }
+  };
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm !== 'dea-spawner') continue;
+    for (let up = parentOf(pid), hops = 0; up > 1 && hops < 8; up = parentOf(up), hops++) {
+      if (up === root) {
+        found.push(pid);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+describe('the spawn helper', () => {
+  it('dies under a running instance: its crash is still reported, and the next start gets a new helper', async () => {
+    const reg = s.bus.record('router.register');
+    const exits = s.bus.record('droplet.exited');
+    await Promise.all([reg.ready(), exits.ready()]);
+    const agentPid = s.agent.child.pid as number;
+    // The agent has its helper from its overlay probe on: it made the instances' views.
+    const [helper] = spawnHelpersUnder(agentPid);
+    expect(helper).toBeDefined();
+    // It listens, then exits 8 s later: the helper that forked its supervisor dies first.
+    await s.start('exits-after-delay', 'orphaned', { env: ['EXIT_AFTER_MS=8000'] });
+    await reg.waitFor((m) => m.data.app === 'orphaned', 15_000);
+    process.kill(helper!, 'SIGKILL');
+    await s.agent.waitForLog((l) => l.event === 'spawner.helper.exited');
+    const ex = await exits.waitFor((m) => m.data.droplet === 'orphaned', 20_000);
+    expect(ex.data).toMatchObject({ reason: 'CRASHED', exit_status: 7, exit_description: 'app instance exited' });
+    await s.start('serves-http', 'after-helper');
+    await reg.waitFor((m) => m.data.app === 'after-helper', 15_000);
+    const now = spawnHelpersUnder(agentPid);
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(helper);
+    s.bus.publish('dea.stop', { droplet: 'after-helper' });
+  }, 60_000);
+});
+
 describe('health checks', () => {
   it('waits for a slow app to listen', async () => {
     const reg = s.bus.record('router.register');
@@ -127,9 +183,10 @@ describe('health checks', () => {
     const hb = s.bus.record('dea.heartbeat');
     await hb.ready();
     await s.start('state-file', 'stateful');
-    const m = await hb.waitFor((x) => x.data.droplets.some((d: { droplet: string; state: string }) => d.droplet === 'stateful' && d.state === 'RUNNING'), 15_000);
+    // Heartbeats come every 10 s here: three chances, on a busy machine too.
+    const m = await hb.waitFor((x) => x.data.droplets.some((d: { droplet: string; state: string }) => d.droplet === 'stateful' && d.state === 'RUNNING'), 35_000);
     expect(m.data.dea).toBe(s.agent.id);
-  });
+  }, 45_000);
 });
 
 describe('the v2 droplet layout and the environment', () => {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
@@ -8,7 +6,14 @@ import type { Backend, BackendHandle, InstanceProcess, LaunchSpec } from '../typ
 import { SupervisedProcess } from './supervised-process.js';
 import { startTimeTicks } from './proc-tree.js';
 import { ProcReader } from '../../monitor/proc-reader.js';
-import { appEnv, openAppLog } from '../app-io.js';
+import { appEnv } from '../app-io.js';
+import { directSpawn, type Spawned } from '../../platform/spawner/direct.js';
+import type { SpawnRequest } from '../../platform/spawner/frames.js';
+
+/** Makes a supervisor: the spawn helper, or a fork of the agent. */
+export interface Spawner {
+  spawn(req: SpawnRequest): Promise<Spawned>;
+}
 
 export interface ProcessBackendOptions {
   /** Where per-instance supervisor records live (agent-owned, not app-writable). */
@@ -17,6 +22,8 @@ export interface ProcessBackendOptions {
   readonly libexecDir: string;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Default: a fork of the agent. */
+  readonly spawner?: Spawner;
 }
 
 /**
@@ -35,11 +42,10 @@ export class ProcessBackend implements Backend {
     const runDir = join(this.opts.runDir, spec.instanceId);
     await rm(runDir, { recursive: true, force: true });
     await mkdir(runDir, { recursive: true, mode: 0o700 });
-    const child = this.spawnSupervisor(spec, runDir);
-    const pid = await spawned(child);
+    const { pid, exit } = await (this.opts.spawner ?? { spawn: directSpawn }).spawn(this.supervisorRequest(spec, runDir));
     const handle: BackendHandle = { runDir, supervisorPid: pid, supervisorStart: startTimeTicks(pid) };
     await writeFile(join(runDir, 'handle.json'), JSON.stringify(handle));
-    return SupervisedProcess.ofChild(handle, child, this.opts.clock, this.reader);
+    return SupervisedProcess.ofSpawn(handle, exit, this.opts.clock, this.reader);
   }
 
   async recover(handle: BackendHandle): Promise<InstanceProcess | null> {
@@ -65,21 +71,16 @@ export class ProcessBackend implements Backend {
     if (ended.length > 0) this.opts.logger.info({ event: 'backend.process.swept', instances: ended }, `ended ${ended.length} processes no snapshot explains`);
   }
 
-  private spawnSupervisor(spec: LaunchSpec, runDir: string) {
-    const { libexecDir } = this.opts;
-    const out = openAppLog(spec.stdoutPath);
-    const err = openAppLog(spec.stderrPath);
-    try {
-      return spawn('/bin/bash', [join(libexecDir, 'supervise.sh'), runDir, ...launchArgs(spec)], {
-        cwd: spec.dir,
-        detached: true, // own session: the instance survives the agent
-        stdio: ['ignore', out, err],
-        env: appEnv(spec),
-      });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
+  /** In a session of its own (the instance survives the agent), the app's logs as its output. */
+  private supervisorRequest(spec: LaunchSpec, runDir: string): SpawnRequest {
+    return {
+      file: '/bin/bash',
+      args: [join(this.opts.libexecDir, 'supervise.sh'), runDir, ...launchArgs(spec)],
+      cwd: spec.dir,
+      env: appEnv(spec),
+      stdoutPath: spec.stdoutPath,
+      stderrPath: spec.stderrPath,
+    };
   }
 }
 
@@ -104,16 +105,6 @@ export function launchArgs(spec: LaunchSpec): string[] {
   ];
 }
 
-
-function spawned(child: ReturnType<typeof spawn>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', () => {
-      child.unref();
-      resolve(child.pid as number);
-    });
-  });
-}
 
 async function readHandle(runDir: string): Promise<BackendHandle | null> {
   try {

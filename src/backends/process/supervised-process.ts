@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +11,15 @@ import { readExitRecord as readExit } from '../exit-record.js';
 const POLL_MS = 250;
 /** A process forked meanwhile is counted within this many monitor ticks. */
 const RELIST_TREE_EVERY = 4;
+
+/** Waits, by polling, until the supervisor is gone or has recorded the app's exit. */
+async function pollExit(handle: BackendHandle, clock: Clock): Promise<ExitInfo> {
+  const runDir = String(handle.runDir);
+  const pid = Number(handle.supervisorPid);
+  const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
+  while (isSameProcess(pid, start) && !existsSync(join(runDir, 'exit_status'))) await sleep(clock, POLL_MS);
+  return readExit(runDir);
+}
 
 /** One instance under its supervising shell (see libexec/supervise.sh). */
 export class SupervisedProcess implements InstanceProcess {
@@ -27,29 +35,21 @@ export class SupervisedProcess implements InstanceProcess {
     private readonly reader: ProcReader,
   ) {}
 
-  /** An instance this agent launched: the supervisor is our child. */
-  static ofChild(handle: BackendHandle, child: ChildProcess, clock: Clock, reader: ProcReader): SupervisedProcess {
+  /**
+   * An instance this agent launched: its parent (the agent or the spawn helper) reports
+   * the supervisor's exit; if that parent can no longer tell (`exit` gives null: the
+   * helper died), the supervisor is polled as an adopted one is.
+   */
+  static ofSpawn(handle: BackendHandle, exit: Promise<unknown>, clock: Clock, reader: ProcReader): SupervisedProcess {
     const runDir = String(handle.runDir);
-    const exited = new Promise<ExitInfo>((resolve) => {
-      // A short-lived app may be gone before we get here (launch awaits between spawn and
-      // this); 'exit' is emitted once, so a late listener would wait forever.
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(readExit(runDir));
-      child.once('exit', () => resolve(readExit(runDir)));
-    });
+    const exited = exit.then((seen) => (seen === null ? pollExit(handle, clock) : readExit(runDir)));
     return new SupervisedProcess(handle, exited, clock, reader);
   }
 
   /** An instance an earlier agent launched: watch its supervisor by polling. */
   static adopt(handle: BackendHandle, clock: Clock, reader: ProcReader): SupervisedProcess | null {
-    const runDir = String(handle.runDir);
-    if (!existsSync(runDir)) return null;
-    const pid = Number(handle.supervisorPid);
-    const start = handle.supervisorStart === null ? null : Number(handle.supervisorStart);
-    const exited = (async () => {
-      while (isSameProcess(pid, start) && !existsSync(join(runDir, 'exit_status'))) await sleep(clock, POLL_MS);
-      return readExit(runDir);
-    })();
-    return new SupervisedProcess(handle, exited, clock, reader);
+    if (!existsSync(String(handle.runDir))) return null;
+    return new SupervisedProcess(handle, pollExit(handle, clock), clock, reader);
   }
 
   exitedAlready(): ExitInfo | null {
