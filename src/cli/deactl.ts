@@ -1,4 +1,4 @@
-/** `bin/deactl` (SPEC §9): see src/cli/deactl/main.ts. */
+/** `bin/deactl` (docs/deactl.md): see src/cli/deactl/main.ts. */
 import { main } from './deactl/main.js';
 
 main(process.argv.slice(2)).then(

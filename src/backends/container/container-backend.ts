@@ -1,4 +1,4 @@
-import { lchown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lchown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
@@ -44,7 +44,7 @@ export interface ContainerBackendOptions {
   readonly network?: InstanceNetworks | null;
   /** The host ports the lifecycle maps to apps (the network's port pool), with `network`. */
   readonly hostPorts?: HostPortPool | null;
-  /** The memory policy (SPEC §5.2); absent: hard limits. */
+  /** The memory policy (docs/containers.md, elastic memory); absent: hard limits. */
   readonly memory?: MemorySetup;
   /** Elastic memory: what says when the pool runs short. */
   readonly pressure?: PoolPressure | null;
@@ -73,6 +73,7 @@ export class ContainerBackend implements Backend {
   }
 
   async launch(spec: LaunchSpec): Promise<InstanceProcess> {
+    await checkRootfs(spec.rootfs ?? this.opts.defaultRootfs);
     const uid = await this.opts.uids.acquire();
     if (uid === null) throw failed('no free uid for the container (the uid pool is exhausted)');
     const release = () => this.opts.uids.release(uid);
@@ -186,7 +187,7 @@ export class ContainerBackend implements Backend {
   }
 
   /** Removes the cgroup root where no instance is left in it (one that outlived a deadline keeps it). */
-  /** Elastic memory: `onShort` at every poll that finds the pool short (SPEC §5.2). */
+  /** Elastic memory: `onShort` at every poll that finds the pool short (docs/containers.md, elastic memory). */
   watchMemoryPool(onShort: () => void): boolean {
     if (!this.opts.pressure) return false;
     this.opts.pressure.start(onShort);
@@ -254,6 +255,15 @@ async function ownForApp(dir: string, uid: number): Promise<void> {
       if (err.code !== 'ENOENT') throw err;
     });
   }
+}
+
+/** Before anything is taken: the controller hears what is wrong, the operator's log where. */
+async function checkRootfs(rootfs: string): Promise<void> {
+  const isDir = await stat(rootfs).then((st) => st.isDirectory(), () => false);
+  if (isDir) return;
+  throw new AgentError(ErrorCodes.BACKEND_FAILED, `the stack's root filesystem ${rootfs} is not a directory on this node`, {
+    exitDescription: "failed to start: the stack's root filesystem is missing on this node",
+  });
 }
 
 function failed(message: string, cause?: unknown): AgentError {
