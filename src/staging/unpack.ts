@@ -5,7 +5,6 @@
  */
 import { chown, lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { CachedDroplet } from './droplet-store.js';
 
@@ -62,7 +61,18 @@ function stderrOf(text: unknown): string {
   return s.length > MAX_STDERR_CHARS ? `${s.slice(0, MAX_STDERR_CHARS)}…` : s;
 }
 
-function runTar(tgzPath: string, dest: string, opts: UnpackOptions) {
+/**
+ * execa is loaded on the first unpack, not with the agent: it and what it imports are
+ * ~3 MiB of RSS that an agent whose droplets are all cached (or unpacked once per SHA-1
+ * under overlay views) would carry for nothing (issue 16).
+ */
+let execaModule: Promise<typeof import('execa')> | undefined;
+
+async function runTar(tgzPath: string, dest: string, opts: UnpackOptions) {
+  const { execa } = await (execaModule ??= import('execa').catch((err: unknown) => {
+    execaModule = undefined; // a failed load is retried by the next unpack
+    throw err;
+  }));
   return execa('tar', tarArgs(tgzPath, dest), {
     cwd: dest, // tar never depends on the agent's own working directory
     stdin: 'ignore',
