@@ -109,6 +109,8 @@ export class SpawnHelper {
     const id = this.nextId++;
     const frame = encodeFrame([String(id), ...fields]);
     return new Promise((resolve, reject) => {
+      // The helper never keeps the agent alive, but a reply we wait for must.
+      if (this.pending.size === 0) refOf(child.stdout)?.ref();
       this.pending.set(id, { resolve, reject });
       child.stdin!.write(frame);
     });
@@ -132,7 +134,7 @@ export class SpawnHelper {
     child.once('error', (err) => this.gone(child, String(err)));
     child.once('exit', (code, signal) => this.gone(child, `exit ${code ?? signal}`));
     child.unref();
-    for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    for (const s of [child.stdin, child.stdout, child.stderr]) refOf(s)?.unref();
     return child;
   }
 
@@ -149,6 +151,7 @@ export class SpawnHelper {
     }
     const p = this.pending.get(r.id);
     this.pending.delete(r.id);
+    if (this.pending.size === 0) refOf(this.child?.stdout ?? null)?.unref();
     // The exit can come in the same chunk as the pid: watch it before anyone awaits.
     const exit = r.kind === 'pid' ? new Promise<ChildExit | null>((resolve) => this.watched.set(r.pid, resolve)) : null;
     p?.resolve({ reply: r, exit });
@@ -163,6 +166,12 @@ export class SpawnHelper {
     for (const w of this.watched.values()) w(null);
     this.watched.clear();
   }
+}
+
+/** A child's pipe as the socket it is (ref and unref), if it is one. */
+function refOf(stream: unknown): { ref(): void; unref(): void } | null {
+  const s = stream as { ref?: () => void; unref?: () => void } | null;
+  return s?.ref && s.unref ? (s as { ref(): void; unref(): void }) : null;
 }
 
 function failure(r: Reply, what: string): Error {
