@@ -16,7 +16,7 @@ import { connectTestClient } from '../test/support/bus-client.js';
 import { packDirectory, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
 
-const SIZES = [50, 200, 500];
+const SIZES = (process.env.DEA_BENCH_SIZES ?? "50,200,500").split(",").map(Number);
 const TICKS = 8;
 const root = mkdtempSync(path.join(process.env.DEA_BENCH_TMPDIR ?? os.tmpdir(), 'dea-bench-mon-'));
 // Apps run as an unprivileged user and must be able to reach base_dir below this.
@@ -84,13 +84,14 @@ async function main(): Promise<void> {
       await reg.waitForCount(n, undefined, 120_000);
       // Let every instance's first (full) disk listing pass: at most 30 s apart, staggered.
       await new Promise((r) => setTimeout(r, 32_000));
-      const ticks: { wallMs: number; cpuMs: number; diskWallMs: number; diskMeasured: number }[] = [];
+      const ticks: { wallMs: number; cpuMs: number; readCpuMs: number; readWallMs: number; diskCpuMs: number; diskWallMs: number; diskMeasured: number }[] = [];
       let last = 0;
       while (ticks.length < TICKS) {
         const v = await varz();
         if (v.monitor && v.monitor.atMs !== last && v.monitor.instances >= n) {
           last = v.monitor.atMs;
-          ticks.push({ wallMs: v.monitor.wallMs, cpuMs: v.monitor.cpuMs, diskWallMs: v.monitor.diskWallMs, diskMeasured: v.monitor.diskMeasured });
+          const m = v.monitor;
+          ticks.push({ wallMs: m.wallMs, cpuMs: m.cpuMs, readCpuMs: m.readCpuMs, readWallMs: m.readWallMs, diskCpuMs: m.diskCpuMs, diskWallMs: m.diskWallMs, diskMeasured: m.diskMeasured });
         }
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -110,6 +111,10 @@ async function main(): Promise<void> {
         tickCpuMsMedian: median(ticks.map((t) => t.cpuMs)),
         tickWallMsMedian: median(ticks.map((t) => t.wallMs)),
         tickCpuMsMax: Math.max(...ticks.map((t) => t.cpuMs)),
+        // the tick's phases: CPU and memory of every instance, then disk of those due
+        tickReadCpuMsMedian: median(ticks.map((t) => t.readCpuMs)),
+        tickReadWallMsMedian: median(ticks.map((t) => t.readWallMs)),
+        tickDiskCpuMsMedian: median(ticks.map((t) => t.diskCpuMs)),
         tickDiskWallMsMedian: median(ticks.map((t) => t.diskWallMs)),
         tickDiskMeasuredMedian: median(ticks.map((t) => t.diskMeasured)),
         agentRssMiB: Math.round(rssKb / 102.4) / 10,

@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { DiskTree, type DiskStats, type OpenByDir } from './disk-tree.js';
-import { openWritableFiles } from './open-files.js';
+import { OpenFiles } from './open-files.js';
 import { statfsUsedBytes } from './disk-source.js';
 
 export type { DiskStats } from './disk-tree.js';
@@ -51,6 +51,7 @@ export class DiskMeter {
   private readonly counters: DiskStats = { dirsStat: 0, dirsRead: 0, filesStat: 0, fdsRead: 0 };
   private readonly fullRescanMs: number;
   private lastDueMs: number | undefined;
+  private readonly openFilesOf = new OpenFiles();
 
   constructor(options: DiskMeterOptions = {}) {
     this.fullRescanMs = options.fullRescanMs ?? DEFAULT_FULL_RESCAN_MS;
@@ -137,7 +138,7 @@ export class DiskMeter {
     const byDir = new Map<string, Map<string, Stats>>();
     let heldBlocks = 0;
     const seen = new Set<number>();
-    for (const { path, deleted, st, mapped } of openWritableFiles(pids, tree.root, this.counters, seenAs)) {
+    for (const { path, deleted, st, mapped } of this.openFilesOf.scan(pids, tree.root, this.counters, seenAs)) {
       // Through another view st.dev is the view's; the path says it is ours.
       if ((!mapped && st.dev !== tree.dev) || seen.has(st.ino)) continue;
       seen.add(st.ino);

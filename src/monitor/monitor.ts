@@ -1,4 +1,4 @@
-import type { InstanceProcess } from '../backends/types.js';
+import type { InstanceProcess, UsageReading } from '../backends/types.js';
 import type { Instance } from '../instance/instance.js';
 import { APP_OWNED } from '../instance/states.js';
 import type { UsageSample } from '../instance/types.js';
@@ -9,6 +9,10 @@ import { cpuFraction, type CpuReading } from './cpu.js';
 import type { DiskFigure, DiskMeter } from './disk-meter.js';
 import type { DiskSource } from './disk-source.js';
 import { nextNice, quotaBreach } from './quota.js';
+
+function cpuMsBetween(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
+  return (b.user - a.user + b.system - a.system) / 1000;
+}
 
 /** One instance the monitor may look at this tick. */
 export interface Watched {
@@ -49,7 +53,6 @@ export class Monitor {
   private readonly tracks = new Map<Instance, Track>();
   private timer: TimerHandle | null = null;
   private last: TickCost | null = null;
-  private diskWallMs = 0;
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -70,36 +73,50 @@ export class Monitor {
     return this.last;
   }
 
-  /** One pass. Measurement cost comes from performance.now and cpuUsage: the agent's own. */
+  /**
+   * One pass, in three phases whose CPU is measured apart: read every instance's CPU and
+   * memory, then the disk of those due, then record the samples and enforce the quotas.
+   * Measurement cost comes from performance.now and cpuUsage: the agent's own.
+   */
   tick(): TickCost {
     const wall0 = performance.now();
     const cpu0 = process.cpuUsage();
     const nowMs = this.deps.clock.now();
     const watched = [...this.deps.watched()];
+    const wallRead = performance.now();
+    const readings = watched.map((w) => w.process.usage?.() ?? null);
+    const readWallMs = performance.now() - wallRead;
+    const cpuRead = process.cpuUsage();
     const due = new Set(this.deps.disk.due(watched.map((w) => w.instance.localId), nowMs, this.deps.diskMaxAgeMs));
-    this.diskWallMs = 0;
-    for (const w of watched) this.sample(w, nowMs, due.has(w.instance.localId));
+    const wallDisk = performance.now();
+    const disks = watched.map((w, i) => (due.has(w.instance.localId) ? this.figureOf(w, readings[i]?.pids ?? [], nowMs) : this.deps.disk.last(w.instance.localId)));
+    const diskWallMs = performance.now() - wallDisk;
+    const cpuDisk = process.cpuUsage();
+    watched.forEach((w, i) => {
+      const reading = readings[i];
+      if (reading) this.record(w, reading, disks[i] ?? null, nowMs);
+    });
     this.prune(watched);
-    const cpu = process.cpuUsage(cpu0);
+    const cpuEnd = process.cpuUsage();
     this.last = {
       atMs: nowMs,
       wallMs: performance.now() - wall0,
-      cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuMs: cpuMsBetween(cpu0, cpuEnd),
+      readCpuMs: cpuMsBetween(cpu0, cpuRead),
+      readWallMs,
+      diskCpuMs: cpuMsBetween(cpuRead, cpuDisk),
       instances: watched.length,
-      diskWallMs: this.diskWallMs,
+      diskWallMs,
       diskMeasured: due.size,
     };
     return this.last;
   }
 
-  private sample(w: Watched, nowMs: number, measureDisk: boolean): void {
-    const reading = w.process.usage?.();
-    if (!reading) return;
+  private record(w: Watched, reading: UsageReading, disk: DiskFigure | null, nowMs: number): void {
     const track = this.track(w.instance);
     const now = { ticks: reading.cpuSeconds, atMs: nowMs };
     const cpu = cpuFraction(track.cpu, now, 1);
     track.cpu = now;
-    const disk = measureDisk ? this.measureDisk(w, reading.pids, nowMs) : this.deps.disk.last(w.instance.localId);
     const sample = { time: nowMs, cpu, memBytes: reading.memBytes, diskBytes: disk?.bytes ?? 0, container: reading.container };
     w.instance.recordUsage(sample, this.deps.maxSamples);
     this.enforce(w, track, sample, reading.pids);
@@ -118,13 +135,6 @@ export class Monitor {
       this.deps.renice(pids, nice);
       this.deps.logger.debug({ event: 'instance.reniced', instance_id: w.instance.instanceId, nice }, 'cpu hog reniced');
     }
-  }
-
-  private measureDisk(w: Watched, pids: readonly number[], nowMs: number) {
-    const t = performance.now();
-    const figure = this.figureOf(w, pids, nowMs);
-    this.diskWallMs += performance.now() - t;
-    return figure;
   }
 
   private figureOf(w: Watched, pids: readonly number[], nowMs: number): DiskFigure {

@@ -26,23 +26,90 @@ const DELETED = ' (deleted)';
  * under one of `seenAs` (where the processes see the same files) count as under `root`.
  */
 export function openWritableFiles(pids: readonly number[], root: string, stats: DiskStats, seenAs: readonly string[] = []): OpenWritable[] {
-  const views = [{ prefix: `${root}/`, to: null }, ...seenAs.map((v) => ({ prefix: `${v}/`, to: `${root}/` }))];
-  const out: OpenWritable[] = [];
-  for (const pid of pids) {
-    const dir = `/proc/${pid}/fd`;
-    let fds: string[];
-    try {
-      fds = readdirSync(dir);
-    } catch {
-      continue; // exited, or not ours to read
+  return new OpenFiles().scan(pids, root, stats, seenAs);
+}
+
+/** A process's last full look: its fd names, and which of them were writable files of ours. */
+interface Memo {
+  readonly fds: string;
+  readonly found: readonly { readonly link: string; readonly file: OpenWritable }[];
+  looks: number;
+  usedAt: number;
+}
+
+/**
+ * openWritableFiles with a memory per process. While a process's fd numbers stay the
+ * same, its files are re-stat'ed through their fd links (one call each: the size, and the
+ * inode that proves the fd still names the same file) instead of a readlink, an lstat
+ * and a stat of every fd. A new fd behind an old number (a socket closed, a file opened
+ * in its place) is seen at the next full look, every `fullEvery` looks; a changed set of
+ * numbers is seen at once. Processes not asked about for `forgetAfter` scans are dropped.
+ */
+export class OpenFiles {
+  private readonly memos = new Map<number, Memo>();
+  private scans = 0;
+
+  constructor(
+    private readonly fullEvery = 4,
+    private readonly forgetAfter = 64,
+  ) {}
+
+  scan(pids: readonly number[], root: string, stats: DiskStats, seenAs: readonly string[] = []): OpenWritable[] {
+    const views = [{ prefix: `${root}/`, to: null }, ...seenAs.map((v) => ({ prefix: `${v}/`, to: `${root}/` }))];
+    const out: OpenWritable[] = [];
+    this.scans++;
+    for (const pid of pids) {
+      const dir = `/proc/${pid}/fd`;
+      let fds: string[];
+      try {
+        fds = readdirSync(dir);
+      } catch {
+        this.memos.delete(pid);
+        continue; // exited, or not ours to read
+      }
+      const names = fds.join(',');
+      const memo = this.memos.get(pid);
+      const again = memo !== undefined && memo.fds === names && memo.looks % this.fullEvery !== 0 ? this.restat(memo, stats) : null;
+      if (again !== null) {
+        memo!.looks++;
+        memo!.usedAt = this.scans;
+        out.push(...again);
+        continue;
+      }
+      const found: { link: string; file: OpenWritable }[] = [];
+      for (const fd of fds) {
+        stats.fdsRead++;
+        const link = `${dir}/${fd}`;
+        const file = writableUnder(link, views, stats);
+        if (file !== null) found.push({ link, file });
+      }
+      this.memos.set(pid, { fds: names, found, looks: 1, usedAt: this.scans });
+      out.push(...found.map((f) => f.file));
     }
-    for (const fd of fds) {
-      stats.fdsRead++;
-      const file = writableUnder(`${dir}/${fd}`, views, stats);
-      if (file !== null) out.push(file);
-    }
+    if (this.scans % this.forgetAfter === 0) this.forgetIdle();
+    return out;
   }
-  return out;
+
+  /** The memo's files stat'ed again; null when one of them is not the file it was. */
+  private restat(memo: Memo, stats: DiskStats): OpenWritable[] | null {
+    const out: OpenWritable[] = [];
+    for (const { link, file } of memo.found) {
+      let st: Stats;
+      try {
+        st = statSync(link);
+      } catch {
+        return null;
+      }
+      stats.filesStat++;
+      if (st.ino !== file.st.ino || st.dev !== file.st.dev) return null;
+      out.push({ ...file, st, deleted: file.deleted || st.nlink === 0 });
+    }
+    return out;
+  }
+
+  private forgetIdle(): void {
+    for (const [pid, memo] of this.memos) if (this.scans - memo.usedAt >= this.forgetAfter) this.memos.delete(pid);
+  }
 }
 
 interface View {

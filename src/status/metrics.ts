@@ -77,6 +77,8 @@ export function createMetrics(source: StatusSource): { registry: Registry; rende
   scalar('dea_monitor_tick_wall_seconds', 'Wall time of the last monitor tick', () => msToS(source.lastTick()?.wallMs));
   scalar('dea_monitor_tick_cpu_seconds', 'CPU time of the last monitor tick', () => msToS(source.lastTick()?.cpuMs));
   scalar('dea_monitor_tick_disk_wall_seconds', 'Part of the last tick spent measuring disk', () => msToS(source.lastTick()?.diskWallMs));
+  scalar('dea_monitor_tick_read_cpu_seconds', 'CPU time of the last tick spent reading CPU and memory', () => msToS(source.lastTick()?.readCpuMs));
+  scalar('dea_monitor_tick_disk_cpu_seconds', 'CPU time of the last tick spent measuring disk', () => msToS(source.lastTick()?.diskCpuMs));
   return {
     registry,
     async render() {

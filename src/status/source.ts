@@ -9,7 +9,15 @@ export interface TickCost {
   readonly diskWallMs: number;
   /** Instances whose disk was measured this tick. */
   readonly diskMeasured: number;
+  /** CPU of the whole tick, and of its first two phases: reading CPU and memory, measuring disk. */
   readonly cpuMs: number;
+  readonly readCpuMs?: number;
+  /**
+   * Wall time of reading CPU and memory: on an idle machine the main thread's own CPU for
+   * it, which the CPU figures (the whole process's: GC and pool threads too) overstate.
+   */
+  readonly readWallMs?: number;
+  readonly diskCpuMs?: number;
   readonly instances: number;
 }
 

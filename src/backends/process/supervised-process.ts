@@ -24,7 +24,7 @@ async function pollExit(handle: BackendHandle, clock: Clock): Promise<ExitInfo> 
 /** One instance under its supervising shell (see libexec/supervise.sh). */
 export class SupervisedProcess implements InstanceProcess {
   /** The processes sampled last tick, whose /proc descriptors the reader holds. */
-  private sampled = new Set<number>();
+  private sampled: readonly number[] = [];
   private app: number | null = null;
   private readings = 0;
 
@@ -64,10 +64,12 @@ export class SupervisedProcess implements InstanceProcess {
     this.app ??= this.appPid();
     // Re-list the tree's children only every few readings: processes rarely fork, and
     // skipping the children files halves what a monitor tick reads from /proc.
-    const relist = this.readings++ % RELIST_TREE_EVERY === 0 || this.sampled.size === 0;
-    const tree = this.app === null ? null : relist ? sampleTree(this.app, this.reader) : sampleKnown([...this.sampled], this.reader);
-    const now = new Set(tree?.pids ?? []);
-    for (const pid of this.sampled) if (!now.has(pid)) this.reader.close(pid);
+    const relist = this.readings++ % RELIST_TREE_EVERY === 0 || this.sampled.length === 0;
+    const tree = this.app === null ? null : relist ? sampleTree(this.app, this.reader) : sampleKnown(this.sampled, this.reader);
+    const now = tree?.pids ?? [];
+    // Most trees are one or two processes: no Set for them on every tick.
+    const kept = now.length > 8 ? new Set(now) : null;
+    for (const pid of this.sampled) if (!(kept ? kept.has(pid) : now.includes(pid))) this.reader.close(pid);
     this.sampled = now;
     if (tree === null) return null;
     return { cpuSeconds: tree.cpuTicks / this.reader.clkTck, memBytes: tree.rssBytes, pids: tree.pids };
@@ -93,7 +95,7 @@ export class SupervisedProcess implements InstanceProcess {
 
   async destroy(): Promise<void> {
     for (const pid of this.sampled) this.reader.close(pid);
-    this.sampled.clear();
+    this.sampled = [];
     const app = await this.waitAppPid();
     if (app !== null) {
       this.killLeftovers(app);

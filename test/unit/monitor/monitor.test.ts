@@ -124,7 +124,35 @@ describe('Monitor', () => {
     const { clock, monitor } = monitorOf([{ instance: running('f'), process: scripted([{ cpuSeconds: 0, memBytes: 1, pids: [1] }]), dir: '/x' }]);
     monitor.start();
     await clock.advance(2000);
-    expect(monitor.lastTick()).toMatchObject({ atMs: 2000, instances: 1 });
+    expect(monitor.lastTick()).toMatchObject({ atMs: 2000, instances: 1, diskMeasured: 1 });
     expect(monitor.lastTick()?.wallMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('splits the CPU of its tick into reading, disk and the rest', async () => {
+    const burn = (ms: number) => {
+      const total = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      };
+      const until = total() + ms;
+      while (total() < until) {
+        // spin: CPU the phase must account for
+      }
+    };
+    const proc = scripted([{ cpuSeconds: 0, memBytes: 1, pids: [1] }]);
+    const reading = proc.usage!;
+    const slow: InstanceProcess = { ...proc, usage: () => (burn(30), reading()) };
+    const disk = fakeDisk(MIB);
+    const measure = disk.meter.measure.bind(disk.meter);
+    disk.meter.measure = (...args: Parameters<DiskMeter['measure']>) => (burn(15), measure(...args));
+    const { clock, monitor } = monitorOf([{ instance: running('g'), process: slow, dir: '/x' }], disk.meter);
+    monitor.start();
+    await clock.advance(2000);
+    const t = monitor.lastTick()!;
+    expect(t.readCpuMs).toBeGreaterThanOrEqual(29);
+    expect(t.readCpuMs).toBeLessThan(t.cpuMs);
+    expect(t.diskCpuMs).toBeGreaterThanOrEqual(14);
+    expect(t.diskCpuMs).toBeLessThan(29);
+    expect(t.cpuMs).toBeGreaterThanOrEqual(t.readCpuMs! + t.diskCpuMs!);
   });
 });
