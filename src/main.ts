@@ -45,6 +45,7 @@ import { buildVarz } from './status/varz.js';
 import { DiskMeter } from './monitor/disk-meter.js';
 import { Monitor, type Watched } from './monitor/monitor.js';
 import { LIVE } from './instance/states.js';
+import type { Instance } from './instance/instance.js';
 import { renice } from './platform/renice.js';
 import { capacityOf, reservations } from './instance/resources.js';
 
@@ -227,13 +228,18 @@ async function exited(logger: Logger): Promise<number> {
   return 0;
 }
 
+/** Each instance's directory, built once rather than on every tick. */
+const instanceDirOf = new WeakMap<Instance, string>();
+
 /** Instances with a process, for the monitor. */
 function* watched(agent: Agent, layout: Layout, dirs: InstanceDirs): Iterable<Watched> {
   for (const instance of agent.registry.inStates(LIVE)) {
     const process = agent.ctx.lifecycle.process(instance);
     if (!process) continue;
     const disk = dirs.diskSource?.(instance.localId, instance.dropletSha1) ?? null;
-    yield { instance, process, dir: layout.instanceDir(instance.localId), disk };
+    let dir = instanceDirOf.get(instance);
+    if (dir === undefined) instanceDirOf.set(instance, (dir = layout.instanceDir(instance.localId)));
+    yield { instance, process, dir, disk };
   }
 }
 
@@ -245,6 +251,7 @@ function statusSource(agent: Agent, config: AgentConfig, monitor: Monitor, elast
     capacity: () => capacity,
     reservations: () => reservations(capacity, agent.registry),
     lastTick: () => monitor.lastTick(),
+    recentTicks: () => monitor.recentTicks(),
   };
 }
 

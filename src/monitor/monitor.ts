@@ -10,6 +10,9 @@ import type { DiskFigure, DiskMeter } from './disk-meter.js';
 import type { DiskSource } from './disk-source.js';
 import { nextNice, quotaBreach } from './quota.js';
 
+/** How many tick costs varz shows besides the last. */
+const RECENT_TICKS = 16;
+
 function cpuMsBetween(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
   return (b.user - a.user + b.system - a.system) / 1000;
 }
@@ -53,6 +56,7 @@ export class Monitor {
   private readonly tracks = new Map<Instance, Track>();
   private timer: TimerHandle | null = null;
   private last: TickCost | null = null;
+  private readonly recent: TickCost[] = [];
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -71,6 +75,11 @@ export class Monitor {
 
   lastTick(): TickCost | null {
     return this.last;
+  }
+
+  /** The last RECENT_TICKS ticks' costs, oldest first: their spread, not one figure. */
+  recentTicks(): readonly TickCost[] {
+    return [...this.recent];
   }
 
   /**
@@ -109,6 +118,8 @@ export class Monitor {
       diskWallMs,
       diskMeasured: due.size,
     };
+    this.recent.push(this.last);
+    if (this.recent.length > RECENT_TICKS) this.recent.shift();
     return this.last;
   }
 

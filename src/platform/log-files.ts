@@ -15,10 +15,14 @@ const CHUNK = 1 << 20;
  * our check and our open; so every decision is made on the opened file: its real path,
  * read back from /proc/self/fd, must be the one we meant, or we leave it alone.
  */
+const LOG_NAMES = ['stdout.log', 'stderr.log'] as const;
+
 export function rotateLogs(instanceDir: string, maxBytes: number): string[] {
   const rotated: string[] = [];
-  for (const name of ['stdout.log', 'stderr.log']) {
-    if (rotateOne(join(instanceDir, 'logs', name), maxBytes)) rotated.push(name);
+  // Every instance, every monitor interval: a concatenation, not a normalizing join
+  // (instance directories come normalized from the layout).
+  for (const name of LOG_NAMES) {
+    if (rotateOne(`${instanceDir}/logs/${name}`, maxBytes)) rotated.push(name);
   }
   return rotated;
 }
@@ -60,7 +64,7 @@ function rotateOne(path: string, maxBytes: number): boolean {
 
 function looksDue(path: string, maxBytes: number): boolean {
   try {
-    return lstatSync(path).size > maxBytes;
+    return (lstatSync(path, { throwIfNoEntry: false })?.size ?? 0) > maxBytes;
   } catch {
     return false;
   }

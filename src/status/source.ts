@@ -27,6 +27,8 @@ export interface StatusSource {
   capacity(): Capacity;
   reservations(): Reservations;
   lastTick(): TickCost | null;
+  /** The costs of the last few ticks, oldest first. */
+  recentTicks?(): readonly TickCost[];
   /**
    * Elastic memory (docs/containers.md): quotas are guarantees and instances may borrow above
    * them; absent or false under hard limits.

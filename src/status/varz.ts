@@ -52,6 +52,7 @@ export function buildVarz(source: StatusSource, ctx: VarzContext, nowMs: number,
     running_apps: instances.filter((i) => i.state === 'RUNNING').map(runningApp),
     backend: ctx.backend,
     monitor: source.lastTick(),
+    monitor_recent: source.recentTicks?.() ?? [],
   };
 }
 

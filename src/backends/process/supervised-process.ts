@@ -120,6 +120,9 @@ export class SupervisedProcess implements InstanceProcess {
       signalGroup(app, 'SIGKILL'); // still running: the group is the app's own
       return;
     }
+    // Usually nothing of the group is left, and one signal 0 says so: the scan of every
+    // process on the host (to date the members) is for a group that still has some.
+    if (!groupExists(app)) return;
     const exitTicks = ticksSinceBoot(exitedAtMs, this.reader.clkTck);
     if (groupMemberStarts(app).some((start) => start <= exitTicks)) signalGroup(app, 'SIGKILL');
   }
@@ -143,6 +146,15 @@ export class SupervisedProcess implements InstanceProcess {
       await sleep(this.clock, 10);
     }
     return this.appPid();
+  }
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -128,6 +128,15 @@ describe('Monitor', () => {
     expect(monitor.lastTick()?.wallMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('keeps the costs of its last 16 ticks, oldest first', async () => {
+    const { clock, monitor } = monitorOf([{ instance: running('h'), process: scripted([{ cpuSeconds: 0, memBytes: 1, pids: [1] }]), dir: '/x' }]);
+    monitor.start();
+    await clock.advance(20 * 2000);
+    const recent = monitor.recentTicks();
+    expect(recent.map((t) => t.atMs)).toEqual(Array.from({ length: 16 }, (_, i) => (i + 5) * 2000));
+    expect(recent.at(-1)).toEqual(monitor.lastTick());
+  });
+
   it('splits the CPU of its tick into reading, disk and the rest', async () => {
     const burn = (ms: number) => {
       const total = () => {
