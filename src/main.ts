@@ -128,7 +128,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   const agent = new Agent({
     id, config, bus, clock, ids: randomIds, logger, layout,
     lifecycle: {
-      droplets, dirs, backend, ports: hostPortsOf(backend) ?? new PortAllocator(), probe: tcpProbe, listensOn, appUser, stagedFiles, appFiles,
+      droplets, dirs, backend, ports: hostPortsOf(backend) ?? new PortAllocator(), probe: tcpProbe, listensOn: async (port, pids) => listensOn(port, pids, await helper.listeningInodes(port)), appUser, stagedFiles, appFiles,
     },
     reapDroplets: async (inUse) => {
       const keep = new Set([...inUse, ...(await dirs.mountedDroplets())]);

@@ -10,11 +10,15 @@
  * its id (chosen by the agent, never "0"), the second its operation:
  *   id mount SOURCE FSTYPE TARGET DATA        mount(2) with no flags
  *   id umount TARGET LAZY                     umount2(2); LAZY "1" adds MNT_DETACH
+ *   id listeners PORT                         inodes of the TCP sockets listening on PORT
+ *       (IPv4 and IPv6), from the kernel's socket diagnostics: only the listening table
+ *       is walked, where reading /proc/net/tcp walks every bucket of the established
+ *       one (milliseconds on a large host, on every health check's last step)
  *   id spawn CWD STDOUT STDERR ARGC ARGV... ENVC ENV...
  *       fork; the child gets a session of its own, /dev/null as stdin, the two paths
  *       opened for appending (created 0640, never through a symlink) as stdout and stderr,
  *       CWD, no other descriptor, default signal handling, then execve(ARGV[0]).
- * Replies: "id ok", "id err ERRNO WHAT", "id pid PID" (the child exec'd). Whenever a
+ * Replies: "id ok", "id err ERRNO WHAT", "id pid PID" (the child exec'd), "id inodes INODE...". Whenever a
  * child spawned here ends: "0 exit PID CODE SIGNAL" (CODE -1 when killed by SIGNAL).
  *
  * Arguments are never interpreted by a shell. The helper exits 0 at the end of its input
@@ -29,7 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -106,6 +115,59 @@ static void do_umount(const char *id, char **a, int n) {
   if (n != 2) return reply_err(id, EINVAL, "umount takes 2 fields");
   if (umount2(a[0], strcmp(a[1], "1") == 0 ? MNT_DETACH : 0) < 0) return reply_err(id, errno, "umount");
   reply_ok(id);
+}
+
+/* Appends to `out` (at most `max`) the inodes of `family` TCP sockets listening on `port`. */
+static int listening_inodes(int family, unsigned port, unsigned long *out, int n, int max) {
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return -1;
+  struct {
+    struct nlmsghdr nlh;
+    struct inet_diag_req_v2 r;
+  } req = {0};
+  req.nlh.nlmsg_len = sizeof req;
+  req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.r.sdiag_family = (unsigned char)family;
+  req.r.sdiag_protocol = IPPROTO_TCP;
+  req.r.idiag_states = 1U << 10; /* TCP_LISTEN only: the established table is not walked */
+  if (send(fd, &req, sizeof req, 0) < 0) {
+    close(fd);
+    return -1;
+  }
+  static char buf[32768];
+  for (;;) {
+    ssize_t len = recv(fd, buf, sizeof buf, 0);
+    if (len < 0 && errno == EINTR) continue;
+    if (len <= 0) break;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+        close(fd);
+        return h->nlmsg_type == NLMSG_DONE ? n : -1;
+      }
+      struct inet_diag_msg *m = NLMSG_DATA(h);
+      if (ntohs(m->id.idiag_sport) == port && n < max) out[n++] = m->idiag_inode;
+    }
+  }
+  close(fd);
+  return n;
+}
+
+static void do_listeners(const char *id, char **a, int nf) {
+  if (nf != 1) return reply_err(id, EINVAL, "listeners takes 1 field");
+  long port = strtol(a[0], NULL, 10);
+  if (port < 1 || port > 65535) return reply_err(id, EINVAL, "listeners: bad port");
+  unsigned long inodes[64];
+  int n = listening_inodes(AF_INET, (unsigned)port, inodes, 0, 64);
+  if (n >= 0) n = listening_inodes(AF_INET6, (unsigned)port, inodes, n, 64);
+  if (n < 0) return reply_err(id, errno ? errno : EIO, "sock_diag");
+  char nums[64][24];
+  const char *f[66] = {id, "inodes"};
+  for (int i = 0; i < n; i++) {
+    snprintf(nums[i], sizeof nums[i], "%lu", inodes[i]);
+    f[2 + i] = nums[i];
+  }
+  reply(f, 2 + n);
 }
 
 /* In the child: everything but the exec; -1 with errno set on failure. */
@@ -188,6 +250,7 @@ static void handle(char *body, uint32_t len) {
   if (strcmp(op, "mount") == 0) do_mount(id, fields + 2, n - 2);
   else if (strcmp(op, "umount") == 0) do_umount(id, fields + 2, n - 2);
   else if (strcmp(op, "spawn") == 0) do_spawn(id, fields + 2, n - 2);
+  else if (strcmp(op, "listeners") == 0) do_listeners(id, fields + 2, n - 2);
   else reply_err(id, EINVAL, "unknown operation");
 }
 

@@ -74,7 +74,7 @@ export interface LifecycleDeps {
    * Whether one of `pids` is what listens on `port` (the port is the host's, shared with
    * every other process): asked once a connect succeeds; absent, a connect is enough.
    */
-  readonly listensOn?: (port: number, pids: readonly number[]) => boolean;
+  readonly listensOn?: (port: number, pids: readonly number[]) => boolean | Promise<boolean>;
   readonly stagedFiles: StagedFiles;
   readonly appFiles: AppFiles;
   /** The user apps run as; null when the agent is not root. */

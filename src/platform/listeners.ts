@@ -7,8 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  * the kernel's free ones; another process may have taken the same number meanwhile, and
  * a connect alone would then call a crashed app healthy.
  */
-export function listensOn(port: number, pids: readonly number[]): boolean {
-  const inodes = listeningInodes(port);
+export function listensOn(port: number, pids: readonly number[], inodes: ReadonlySet<string> = listeningInodes(port)): boolean {
   if (inodes.size === 0) return false;
   for (const pid of pids) {
     let fds: string[];
@@ -29,7 +28,11 @@ export function listensOn(port: number, pids: readonly number[]): boolean {
   return false;
 }
 
-/** Inodes of the sockets listening on `port` (state 0A), IPv4 and IPv6. */
+/**
+ * Inodes of the sockets listening on `port` (state 0A), IPv4 and IPv6, from /proc: the
+ * kernel walks every bucket of its established table to write these files (~3.5 ms each
+ * on this 24 GiB host), so the agent asks the spawn helper's socket diagnostics first.
+ */
 export function listeningInodes(port: number, files = ['/proc/net/tcp', '/proc/net/tcp6']): Set<string> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const out = new Set<string>();

@@ -48,6 +48,7 @@ export type Reply =
   | { readonly kind: 'ok'; readonly id: number }
   | { readonly kind: 'pid'; readonly id: number; readonly pid: number }
   | { readonly kind: 'err'; readonly id: number; readonly errno: number; readonly what: string }
+  | { readonly kind: 'inodes'; readonly id: number; readonly inodes: readonly string[] }
   | { readonly kind: 'exit'; readonly pid: number; readonly code: number | null; readonly signal: number | null }
   | { readonly kind: 'unknown'; readonly fields: readonly string[] };
 
@@ -63,6 +64,9 @@ export function parseReply(f: readonly string[]): Reply {
       break;
     case 'err':
       if (f.length === 4 && id > 0) return { kind: 'err', id, errno: num(2), what: f[3]! };
+      break;
+    case 'inodes':
+      if (id > 0 && f.slice(2).every((x) => /^\d+$/.test(x))) return { kind: 'inodes', id, inodes: f.slice(2) };
       break;
     case 'exit':
       if (f.length === 5 && id === 0 && num(2) > 0) {

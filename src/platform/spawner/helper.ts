@@ -14,6 +14,7 @@ import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { directMount, directSpawn, directUmount, type ChildExit, type Spawned } from './direct.js';
+import { listeningInodes } from '../listeners.js';
 import { encodeFrame, FrameReader, parseReply, spawnFields, type Reply, type SpawnRequest } from './frames.js';
 
 export class HelperGoneError extends Error {
@@ -83,6 +84,14 @@ export class SpawnHelper {
     const a = await this.request(['umount', target, lazy ? '1' : '0']);
     if (a === null) return directUmount(target, lazy);
     return a.reply.kind === 'ok';
+  }
+
+  /** Inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from socket diagnostics. */
+  async listeningInodes(port: number): Promise<Set<string>> {
+    const a = await this.request(['listeners', String(port)]);
+    if (a === null) return listeningInodes(port);
+    if (a.reply.kind !== 'inodes') throw failure(a.reply, `listeners on ${port}`);
+    return new Set(a.reply.inodes);
   }
 
   async spawn(req: SpawnRequest): Promise<Spawned> {

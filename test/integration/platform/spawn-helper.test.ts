@@ -12,6 +12,8 @@ import { silentLogger } from '../../../src/platform/logger.js';
 import { HelperGoneError, SpawnHelper, spawnHelperPath } from '../../../src/platform/spawner/helper.js';
 import type { SpawnRequest } from '../../../src/platform/spawner/frames.js';
 import { eventually } from '../../support/eventually.js';
+import { listeningInodes } from '../../../src/platform/listeners.js';
+import net from 'node:net';
 import { isRoot, requireHost } from '../preconditions.js';
 
 const BIN = spawnHelperPath(join(import.meta.dirname, '..', '..', '..', 'libexec'));
@@ -155,6 +157,23 @@ describe('spawn helper', () => {
     await helper.close();
     await eventually(() => !alive(pid), 10_000, 'helper gone');
     expect(alive(sleeper.pid)).toBe(true);
+  });
+
+  it('names the sockets listening on a port, as /proc/net does, IPv4 and IPv6', async () => {
+    fresh();
+    for (const host of ['127.0.0.1', '::1']) {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, host, resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const viaHelper = await helper.listeningInodes(port);
+        expect(viaHelper.size).toBe(1);
+        expect(viaHelper).toEqual(listeningInodes(port));
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+      expect(await helper.listeningInodes(port)).toEqual(new Set());
+    }
   });
 
   it('where it cannot run, forks and mount(8) do the same work', async () => {

@@ -31,7 +31,9 @@ describe('spawn helper frames', () => {
     expect(parseReply(['3', 'err', '2', 'exec'])).toEqual({ kind: 'err', id: 3, errno: 2, what: 'exec' });
     expect(parseReply(['0', 'exit', '77', '-1', '9'])).toEqual({ kind: 'exit', pid: 77, code: null, signal: 9 });
     expect(parseReply(['0', 'exit', '77', '3', '0'])).toEqual({ kind: 'exit', pid: 77, code: 3, signal: null });
-    for (const bad of [['0', 'ok'], ['3', 'pid', 'x'], ['3', 'exit', '1', '0', '0'], ['3', 'what'], []]) {
+    expect(parseReply(['4', 'inodes', '123', '456'])).toEqual({ kind: 'inodes', id: 4, inodes: ['123', '456'] });
+    expect(parseReply(['4', 'inodes'])).toEqual({ kind: 'inodes', id: 4, inodes: [] });
+    for (const bad of [['0', 'ok'], ['3', 'pid', 'x'], ['3', 'exit', '1', '0', '0'], ['3', 'what'], ['3', 'inodes', 'x'], []]) {
       expect(parseReply(bad).kind).toBe('unknown');
     }
   });
