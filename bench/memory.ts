@@ -12,6 +12,7 @@
  * Writes bench/results/memory.json. Stops and removes everything it started: instances, the
  * agent, nats-server, the droplet server, the temp dir, the agent's cgroups and mounts.
  */
+import { sleeperDroplet } from './sleeper.js';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,15 +77,6 @@ const root = mkdtempSync(path.join(process.env.DEA_BENCH_TMPDIR ?? os.tmpdir(), 
 // Apps run as an unprivileged user and must be able to reach base_dir below this.
 chmodSync(root, 0o755);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function sleeperDroplet(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFileSync(path.join(dir, 'startup'), '#!/bin/bash\nexec sleep 3600\n', { mode: 0o755 });
-  for (let d = 0; d < 20; d++) {
-    mkdirSync(path.join(dir, 'data', `d${d}`), { recursive: true, mode: 0o755 });
-    for (let f = 0; f < 100; f++) writeFileSync(path.join(dir, 'data', `d${d}`, `f${f}.txt`), `${d}/${f} `.repeat(40));
-  }
-}
 
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);

@@ -15,21 +15,13 @@ import { startAgent, startMessage } from '../test/support/agent-process.js';
 import { connectTestClient } from '../test/support/bus-client.js';
 import { packDirectory, serveDroplets } from '../test/support/droplets.js';
 import { startNatsServer } from '../test/support/nats-server.js';
+import { sleeperDroplet } from './sleeper.js';
 
 const SIZES = (process.env.DEA_BENCH_SIZES ?? "50,200,500").split(",").map(Number);
 const TICKS = 15;
 const root = mkdtempSync(path.join(process.env.DEA_BENCH_TMPDIR ?? os.tmpdir(), 'dea-bench-mon-'));
 // Apps run as an unprivileged user and must be able to reach base_dir below this.
 chmodSync(root, 0o755);
-
-function sleeperDroplet(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFileSync(path.join(dir, 'startup'), '#!/bin/bash\nexec sleep 3600\n', { mode: 0o755 });
-  for (let d = 0; d < 20; d++) {
-    mkdirSync(path.join(dir, 'data', `d${d}`), { recursive: true, mode: 0o755 });
-    for (let f = 0; f < 100; f++) writeFileSync(path.join(dir, 'data', `d${d}`, `f${f}.txt`), `${d}/${f} `.repeat(40));
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
