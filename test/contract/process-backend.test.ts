@@ -1,8 +1,8 @@
 /**
  * The backend contract and the process backend's own promises, with real bash apps:
  * limits, user, process group, literal environment and both start modes. The contract
- * runs twice: supervisors spawned by the spawn helper (as the agent does) and by a fork
- * of this process (what the backend does where the helper cannot run).
+ * runs twice: C supervisors spawned by the spawn helper (as the agent does) and
+ * supervise.sh forked by this process (what the backend does where neither is built).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -42,10 +42,11 @@ afterAll(async () => {
 
 /** A process backend whose supervisors come from a spawn helper of its own, or from forks of this process. */
 function backendOn(runDir: string, via: Via = 'spawn helper'): ProcessBackend {
-  const base = { runDir, libexecDir: LIBEXEC, clock: systemClock, logger: silentLogger() };
+  // As the agent runs: the helper and the C supervisor; and the fallback: forks and supervise.sh.
+  const base = { runDir, libexecDir: LIBEXEC, clock: systemClock, logger: silentLogger(), supervisor: via === 'fork' ? ('shell' as const) : ('c' as const) };
   if (via === 'fork') return new ProcessBackend(base);
   const bin = spawnHelperPath(LIBEXEC);
-  if (!existsSync(bin)) throw new Error(`${bin} is not built: run scripts/setup.sh`);
+  for (const built of [bin, join(LIBEXEC, 'spawner', 'dea-supervise')]) if (!existsSync(built)) throw new Error(`${built} is not built: run scripts/setup.sh`);
   const helper = new SpawnHelper(bin, silentLogger());
   helpers.push(helper);
   return new ProcessBackend({ ...base, spawner: helper });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../platform/clock.js';
@@ -18,12 +19,18 @@ export interface Spawner {
 export interface ProcessBackendOptions {
   /** Where per-instance supervisor records live (agent-owned, not app-writable). */
   readonly runDir: string;
-  /** The directory holding supervise.sh and start.sh. */
+  /** The directory holding supervise.sh, start.sh and spawner/dea-supervise. */
   readonly libexecDir: string;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Default: a fork of the agent. */
   readonly spawner?: Spawner;
+  /**
+   * The supervising parent: `c` (libexec/spawner/dea-supervise, the default where it is
+   * built) or `shell` (libexec/supervise.sh). Same arguments, files and semantics; the C
+   * one saves a bash start, a subshell and a setpriv exec on every start.
+   */
+  readonly supervisor?: 'c' | 'shell';
 }
 
 /**
@@ -35,8 +42,13 @@ export class ProcessBackend implements Backend {
   readonly instanceRoot = null;
   /** One reader for every instance: it keeps a /proc descriptor per sampled process. */
   private readonly reader = new ProcReader();
+  private readonly supervisor: { file: string; args: string[] };
 
-  constructor(private readonly opts: ProcessBackendOptions) {}
+  constructor(private readonly opts: ProcessBackendOptions) {
+    const c = join(opts.libexecDir, 'spawner', 'dea-supervise');
+    const useC = opts.supervisor === 'c' || (opts.supervisor === undefined && existsSync(c));
+    this.supervisor = useC ? { file: c, args: [] } : { file: '/bin/bash', args: [join(opts.libexecDir, 'supervise.sh')] };
+  }
 
   async launch(spec: LaunchSpec): Promise<InstanceProcess> {
     const runDir = join(this.opts.runDir, spec.instanceId);
@@ -74,8 +86,8 @@ export class ProcessBackend implements Backend {
   /** In a session of its own (the instance survives the agent), the app's logs as its output. */
   private supervisorRequest(spec: LaunchSpec, runDir: string): SpawnRequest {
     return {
-      file: '/bin/bash',
-      args: [join(this.opts.libexecDir, 'supervise.sh'), runDir, ...launchArgs(spec)],
+      file: this.supervisor.file,
+      args: [...this.supervisor.args, runDir, ...launchArgs(spec)],
       cwd: spec.dir,
       env: appEnv(spec),
       stdoutPath: spec.stdoutPath,
