@@ -54,5 +54,6 @@ if [ ${#need_sd[@]} -gt 0 ]; then
 fi
 # The systemd notify helper (libexec/notify), built like the container supervisor.
 make -s -C libexec/notify
-# The spawn and mount helper on every start's path (libexec/spawner).
+# The spawn and mount helper and the process backend's C supervisor, on every start's
+# path (libexec/spawner).
 make -s -C libexec/spawner
