@@ -17,6 +17,9 @@ import { directMount, directSpawn, directUmount, type ChildExit, type Spawned } 
 import { listeningInodes } from '../listeners.js';
 import { encodeFrame, FrameReader, parseReply, spawnFields, type Reply, type SpawnRequest } from './frames.js';
 
+/** How long close() waits for the helper to end by itself. */
+const CLOSE_WAIT_MS = 2_000;
+
 export class HelperGoneError extends Error {
   readonly code = 'SPAWN_HELPER_GONE';
   constructor() {
@@ -61,6 +64,11 @@ export class SpawnHelper {
   constructor(
     private readonly bin: string,
     private readonly logger: Logger,
+    /**
+     * A reply later than this means a wedged helper (each request takes a millisecond or
+     * so): it is killed, what waits on it fails, and the next request starts another.
+     */
+    private readonly replyWithinMs = 30_000,
   ) {}
 
   /** Helpers started so far (1 + restarts after deaths). */
@@ -108,7 +116,9 @@ export class SpawnHelper {
     if (child === null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_WAIT_MS);
     await gone;
+    clearTimeout(timer);
   }
 
   /** The reply, or null when no helper can run and the caller does it itself. */
@@ -120,7 +130,13 @@ export class SpawnHelper {
     return new Promise((resolve, reject) => {
       // The helper never keeps the agent alive, but a reply we wait for must.
       if (this.pending.size === 0) refOf(child.stdout)?.ref();
-      this.pending.set(id, { resolve, reject });
+      const watchdog = setTimeout(() => this.wedged(child, fields[0]!), this.replyWithinMs);
+      watchdog.unref();
+      const settled = () => clearTimeout(watchdog);
+      this.pending.set(id, {
+        resolve: (a) => (settled(), resolve(a)),
+        reject: (e) => (settled(), reject(e)),
+      });
       child.stdin!.write(frame);
     });
   }
@@ -164,6 +180,12 @@ export class SpawnHelper {
     // The exit can come in the same chunk as the pid: watch it before anyone awaits.
     const exit = r.kind === 'pid' ? new Promise<ChildExit | null>((resolve) => this.watched.set(r.pid, resolve)) : null;
     p?.resolve({ reply: r, exit });
+  }
+
+  private wedged(child: ChildProcess, op: string): void {
+    if (this.child !== child) return;
+    this.logger.error({ event: 'spawner.helper.wedged', op, after_ms: this.replyWithinMs }, 'spawn helper did not answer: killed');
+    child.kill('SIGKILL');
   }
 
   private gone(child: ChildProcess, how: string): void {

@@ -149,6 +149,17 @@ describe('spawn helper', () => {
     expect(helper.pid).not.toBe(first);
   });
 
+  it('a helper that does not answer is killed, what waited fails, and the next request gets a new one', async () => {
+    helper = new SpawnHelper(BIN, silentLogger(), 300);
+    expect(await helper.umount(join(root, 'never-mounted'), false)).toBe(false);
+    const first = helper.pid!;
+    process.kill(first, 'SIGSTOP');
+    await expect(helper.umount(join(root, 'never-mounted'), false)).rejects.toBeInstanceOf(HelperGoneError);
+    await eventually(() => !alive(first), 10_000, 'the wedged helper killed');
+    expect(await helper.umount(join(root, 'never-mounted'), false)).toBe(false);
+    expect(helper.generation).toBe(2);
+  });
+
   it('ends at the end of its input, leaving its children running', async () => {
     fresh();
     const sleeper = await helper.spawn(request({ args: ['-c', 'exec sleep 600'] }));
