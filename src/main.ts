@@ -139,7 +139,7 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
     fileUri: (instanceId, path) => directory.fileUri(instanceId, path),
   });
   await adoptEarlier({ agent, backend, dirs, layout, store: snapshot, usageHistory, nowMs: clock.now(), logger });
-  if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger);
+  if (signals.stopping.aborted) return await stopBeforeServing(agent, backend, bus, signals, logger, helper);
   // Elastic memory (docs/containers.md): quotas are guarantees; containers only.
   const elastic = backend.kind === 'container' && config.backend.container.memoryPolicy === 'elastic';
   const monitor = new Monitor({
@@ -182,8 +182,9 @@ async function runClaimed(config: AgentConfig, logger: Logger, signals: ProcessS
   signals.onEvacuate(() => void agent.evacuate());
   await untilStopped(agent, signals, logger);
   monitor.stop();
-  await backend.close?.();
+  // The helper first: it lives in the agent's CPU group, which the backend removes on close.
   await helper.close();
+  await backend.close?.();
   await status.close();
   await bus.close().catch(() => undefined);
   return await exited(logger);
@@ -214,9 +215,10 @@ async function adoptEarlier(a: {
 }
 
 /** TERM while adopting: never subscribe; stop what was adopted, as a shutdown does, and exit. */
-async function stopBeforeServing(agent: Agent, backend: Backend, bus: { close(): Promise<void> }, signals: ProcessSignals, logger: Logger): Promise<number> {
+async function stopBeforeServing(agent: Agent, backend: Backend, bus: { close(): Promise<void> }, signals: ProcessSignals, logger: Logger, helper: SpawnHelper): Promise<number> {
   logger.info({ event: 'agent.stopped_before_serving' }, 'asked to stop while adopting: not serving');
   await untilStopped(agent, signals, logger);
+  await helper.close();
   await backend.close?.();
   await bus.close().catch(() => undefined);
   return await exited(logger);

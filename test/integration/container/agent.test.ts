@@ -250,6 +250,10 @@ describe('a start that cannot make its container', () => {
       // The agent is still well: it answers, and it has no instance left of the app.
       await s.roundTrip(agent);
       expect(await s.find({ droplet: 'ct-nofs', states: ['STARTING', 'RUNNING'] }, agent)).toEqual([]);
+      // A clean stop takes the agent's own CPU group with it (its spawn helper was in it).
+      const cpu = host.v1.get('cpu');
+      expect(await agent.stop()).toBe(0);
+      if (cpu !== undefined) expect(existsSync(join(cpu, `${root}-agent`))).toBe(false);
     } finally {
       expect(await agent.stop()).toBe(0);
       await sweepCgroupRoot(root);
