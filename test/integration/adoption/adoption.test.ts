@@ -35,7 +35,14 @@ function killApp(kind: string, agent: AgentHandle, instance: string, reply: any)
   }
   const host = detectCgroupHost();
   const procs = join(host.v1.get('memory') ?? host.unified!, CGROUP_ROOT, instance, 'cgroup.procs');
-  for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) process.kill(pid, 'SIGKILL');
+  for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      // The container's init went first, and its namespace took the rest with it.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
   void agent;
 }
 
