@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/platform/logger.js';
 import { ReadySlots } from '../../../src/network/ready-slots.js';
+import { capturingLogger } from '../staging/helpers.js';
 
 /** Slots are numbers; making one is a promise the test settles. */
 function harness(size: number) {
@@ -53,5 +54,27 @@ describe('ReadySlots', () => {
     slots.refill();
     await settle();
     expect(slots.peek()).toEqual([]);
+  });
+
+  it('says which ready ones could not be taken down at close, and still takes down the rest', async () => {
+    const { logger, lines } = capturingLogger();
+    let next = 0;
+    const dropped: number[] = [];
+    const slots = new ReadySlots(
+      async () => next++,
+      async (n: number) => {
+        if (n === 0) throw new Error('netns busy');
+        dropped.push(n);
+      },
+      2,
+      logger,
+    );
+    slots.start();
+    await settle();
+    await slots.close();
+    expect(dropped).toEqual([1]);
+    const said = lines.map((l) => JSON.parse(l) as { event?: string; err?: string }).filter((l) => l.event === 'network.slot.drop_failed');
+    expect(said).toHaveLength(1);
+    expect(said[0]!.err).toContain('netns busy');
   });
 });
