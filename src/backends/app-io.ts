@@ -1,4 +1,3 @@
-import { openSync, constants as fsc } from 'node:fs';
 import type { LaunchSpec } from './types.js';
 
 const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -13,9 +12,4 @@ export function appEnv(spec: LaunchSpec): Record<string, string> {
   for (const [k, v] of spec.env) env[k] = v;
   if (spec.mode.kind === 'v2') env.DEA_START_COMMAND = spec.mode.startCommand;
   return env;
-}
-
-/** Opens a log for appending; O_NOFOLLOW: a droplet cannot turn it into a link elsewhere. */
-export function openAppLog(path: string): number {
-  return openSync(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o640);
 }

@@ -98,7 +98,11 @@ export class Monitor {
     const cpuRead = process.cpuUsage();
     const due = new Set(this.deps.disk.due(watched.map((w) => w.instance.localId), nowMs, this.deps.diskMaxAgeMs));
     const wallDisk = performance.now();
-    const disks = watched.map((w, i) => (due.has(w.instance.localId) ? this.figureOf(w, readings[i]?.pids ?? [], nowMs) : this.deps.disk.last(w.instance.localId)));
+    const disks = watched.map((w, i) => {
+      const reading = readings[i];
+      if (!reading) return null; // gone, or not readable: nothing is recorded for it this tick
+      return due.has(w.instance.localId) ? this.figureOf(w, reading.pids, nowMs) : this.deps.disk.last(w.instance.localId);
+    });
     const diskWallMs = performance.now() - wallDisk;
     const cpuDisk = process.cpuUsage();
     watched.forEach((w, i) => {

@@ -18,17 +18,6 @@ export interface OpenWritable {
 
 const DELETED = ' (deleted)';
 
-/**
- * Files the processes `pids` hold open for writing under `root` (a real path), read from
- * /proc/<pid>/fd without a fork. Per fd: one readlink; only targets under `root` then cost
- * an lstat of the fd link (whose mode bits say how it was opened: 0200 = writable) and a
- * stat through it. Sockets, pipes and files elsewhere cost the readlink alone. Targets
- * under one of `seenAs` (where the processes see the same files) count as under `root`.
- */
-export function openWritableFiles(pids: readonly number[], root: string, stats: DiskStats, seenAs: readonly string[] = []): OpenWritable[] {
-  return new OpenFiles().scan(pids, root, stats, seenAs);
-}
-
 /** A process's last full look: its fd names, and which of them were writable files of ours. */
 interface Memo {
   readonly fds: string;
@@ -38,7 +27,13 @@ interface Memo {
 }
 
 /**
- * openWritableFiles with a memory per process. While a process's fd numbers stay the
+ * Files the processes `pids` hold open for writing under `root` (a real path), read from
+ * /proc/<pid>/fd without a fork. Per fd: one readlink; only targets under `root` then cost
+ * an lstat of the fd link (whose mode bits say how it was opened: 0200 = writable) and a
+ * stat through it. Sockets, pipes and files elsewhere cost the readlink alone. Targets
+ * under one of `seenAs` (where the processes see the same files) count as under `root`.
+ *
+ * With a memory per process: while a process's fd numbers stay the
  * same, its files are re-stat'ed through their fd links (one call each: the size, and the
  * inode that proves the fd still names the same file) instead of a readlink, an lstat
  * and a stat of every fd. A new fd behind an old number (a socket closed, a file opened

@@ -5,6 +5,11 @@ const NOFOLLOW_READ = fsc.O_RDWR | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
 const NOFOLLOW_CREATE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 const CHUNK = 1 << 20;
 
+/** Opens a log for appending; O_NOFOLLOW: a droplet cannot turn it into a link elsewhere. */
+export function openAppLog(path: string): number {
+  return openSync(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o640);
+}
+
 /**
  * Caps an instance's stdout/stderr: when a log passes `maxBytes`, its content moves to
  * `<name>.1` (replacing the older one) and the live file is truncated in place. The app

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { LaunchSpec } from '../types.js';
-import { appEnv, openAppLog } from '../app-io.js';
+import { appEnv } from '../app-io.js';
+import { openAppLog } from '../../platform/log-files.js';
 
 /** What libexec/container/dea-container is told (see its main.c): agent-made values only. */
 export interface ContainerArgs {

@@ -7,6 +7,7 @@ import type { ProcReader } from '../../monitor/proc-reader.js';
 import type { BackendHandle, ExitInfo, InstanceProcess, UsageReading } from '../types.js';
 import { groupMemberStarts, isSameProcess, processTree, ticksSinceBoot } from './proc-tree.js';
 import { readExitRecord as readExit } from '../exit-record.js';
+import type { ChildExit } from '../../platform/spawner/direct.js';
 
 const POLL_MS = 250;
 /** A process forked meanwhile is counted within this many monitor ticks. */
@@ -40,7 +41,7 @@ export class SupervisedProcess implements InstanceProcess {
    * the supervisor's exit; if that parent can no longer tell (`exit` gives null: the
    * helper died), the supervisor is polled as an adopted one is.
    */
-  static ofSpawn(handle: BackendHandle, exit: Promise<unknown>, clock: Clock, reader: ProcReader): SupervisedProcess {
+  static ofSpawn(handle: BackendHandle, exit: Promise<ChildExit | null>, clock: Clock, reader: ProcReader): SupervisedProcess {
     const runDir = String(handle.runDir);
     const exited = exit.then((seen) => (seen === null ? pollExit(handle, clock) : readExit(runDir)));
     return new SupervisedProcess(handle, exited, clock, reader);

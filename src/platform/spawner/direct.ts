@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, constants as fsc } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import type { SpawnRequest } from './frames.js';
 import { runCommand } from './run-command.js';
+import { openAppLog } from '../log-files.js';
 
 export interface ChildExit {
   /** null when a signal ended it */
@@ -24,11 +25,10 @@ export interface Spawned {
  * the helper makes: own session, /dev/null in, logs appended (never through a link).
  */
 export function directSpawn(req: SpawnRequest): Promise<Spawned> {
-  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
-  const out = openSync(req.stdoutPath, flags, 0o640);
+  const out = openAppLog(req.stdoutPath);
   let err: number | null = null;
   try {
-    err = openSync(req.stderrPath, flags, 0o640);
+    err = openAppLog(req.stderrPath);
     const child = spawn(req.file, [...req.args], { cwd: req.cwd, detached: true, stdio: ['ignore', out, err], env: { ...req.env } });
     const exit = new Promise<ChildExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal: signal === null ? null : (osc.signals[signal] ?? null) }));
