@@ -94,12 +94,14 @@ export class SpawnHelper {
     return a.reply.kind === 'ok';
   }
 
-  /** Inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from socket diagnostics. */
+  /**
+   * Inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from socket
+   * diagnostics; from /proc when the helper cannot answer (a read-only question: asking
+   * again elsewhere is safe, and a start must not fail for want of the faster way).
+   */
   async listeningInodes(port: number): Promise<Set<string>> {
-    const a = await this.request(['listeners', String(port)]);
-    if (a === null) return listeningInodes(port);
-    if (a.reply.kind !== 'inodes') throw failure(a.reply, `listeners on ${port}`);
-    return new Set(a.reply.inodes);
+    const a = await this.request(['listeners', String(port)]).catch(() => null);
+    return a?.reply.kind === 'inodes' ? new Set(a.reply.inodes) : listeningInodes(port);
   }
 
   async spawn(req: SpawnRequest): Promise<Spawned> {
